@@ -1,0 +1,11 @@
+"""fastmlp: fast CPU training of small fully-connected networks.
+
+Numba kernels train over one flat, contiguous parameter buffer; ``fastmlp.reference`` holds
+the same math in plain NumPy.
+"""
+from . import datasets
+from .model import DivergenceError
+from .network import Network
+
+__version__ = "0.1.0"
+__all__ = ["Network", "DivergenceError", "datasets", "__version__"]

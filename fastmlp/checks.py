@@ -1,0 +1,114 @@
+"""Validation of data and training settings, before anything changes.
+
+Every problem raises a ValueError or TypeError that says what was wrong and what was expected.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .config import Config
+
+
+def _numeric_array(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as e:  # ragged lists and the like
+        raise TypeError(f"{name} must be a numeric array; could not convert it: {e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers; got an array of dtype {arr.dtype}")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    # One reduction instead of a boolean copy of the whole array: a NaN or inf makes the sum
+    # non-finite; only then (or on overflow of finite values) look element by element.
+    if arr.dtype.kind == "f" and not np.isfinite(arr.sum()):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite values "
+                             f"(the first at index {tuple(int(i) for i in where)}); "
+                             f"expected finite numbers")
+
+
+def as_features(X, config: Config, name: str = "X") -> np.ndarray:
+    """X as a C-contiguous ``(n, n_in)`` array of the network's dtype (copied only if needed)."""
+    arr = _numeric_array(X, name)
+    n_in = config.sizes[0]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, {n_in}); got a {arr.ndim}-D array "
+                         f"of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected at least one sample")
+    if arr.shape[1] != n_in:
+        raise ValueError(f"{name} has {arr.shape[1]} features but the network's input layer "
+                         f"has {n_in}")
+    arr = np.ascontiguousarray(arr, dtype=config.dtype)
+    _check_finite(arr, name)
+    return arr
+
+
+def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
+    """Targets as a C-contiguous ``(n, n_out)`` array of the network's dtype.
+
+    Integer labels ``(n,)`` are one-hot encoded for softmax/sigmoid outputs; for an output of
+    one unit, a 1-D y is taken as ``(n, 1)`` (0/1 labels for sigmoid, values for identity).
+    """
+    arr = _numeric_array(y, name)
+    n_out = config.sizes[-1]
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D labels (n_samples,) or 2-D targets "
+                         f"(n_samples, {n_out}); got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"X has {n} samples but {name} has {arr.shape[0]}; expected one "
+                         f"target per sample")
+    _check_finite(arr, name)
+    if arr.ndim == 2:
+        if arr.shape[1] != n_out:
+            raise ValueError(f"{name} has {arr.shape[1]} columns but the network has {n_out} "
+                             f"outputs")
+        return np.ascontiguousarray(arr, dtype=config.dtype)
+    if n_out == 1:
+        if config.output == "sigmoid":
+            _check_labels(arr, 2, name)
+        return np.ascontiguousarray(arr.reshape(n, 1), dtype=config.dtype)
+    if not config.is_classifier:
+        raise ValueError(f"{name} is 1-D but the network has {n_out} identity outputs; "
+                         f"expected targets of shape ({n}, {n_out})")
+    labels = _check_labels(arr, n_out, name)
+    T = np.zeros((n, n_out), config.dtype)
+    T[np.arange(n), labels] = 1
+    return T
+
+
+def _check_labels(arr: np.ndarray, n_classes: int, name: str) -> np.ndarray:
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise ValueError(f"{name} holds non-integer labels; expected class labels "
+                         f"0..{n_classes - 1} (or 2-D targets)")
+    labels = arr.astype(np.int64)
+    bad = (labels < 0) | (labels >= n_classes)
+    if bad.any():
+        raise ValueError(f"{name} holds labels outside 0..{n_classes - 1}: "
+                         f"{sorted(set(labels[bad].tolist()))[:10]}")
+    return labels
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}")
+    return int(value)
+
+
+def real(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """A finite real number >= minimum (> minimum if strict)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {op} {minimum:g}; got {value!r}")
+    return value

@@ -1,0 +1,57 @@
+"""Activation functions and their derivatives, selected by integer codes.
+
+Every function works in place on one row, in the row's own dtype (float32 stays float32).
+"""
+import numpy as np
+from numba import njit
+
+IDENTITY = 0
+SIGMOID = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+
+
+@njit(cache=True)
+def activate(code, z):
+    """z <- f(z) for one row ``z`` of pre-activations."""
+    one = z.dtype.type(1.0)
+    zero = z.dtype.type(0.0)
+    if code == SIGMOID:
+        for j in range(z.shape[0]):
+            z[j] = one / (one + np.exp(-z[j]))
+    elif code == TANH:
+        for j in range(z.shape[0]):
+            z[j] = np.tanh(z[j])
+    elif code == RELU:
+        for j in range(z.shape[0]):
+            if z[j] < zero:
+                z[j] = zero
+    elif code == SOFTMAX:
+        # Shift by the max so exp never overflows.
+        m = z[0]
+        for j in range(1, z.shape[0]):
+            m = max(m, z[j])
+        total = zero
+        for j in range(z.shape[0]):
+            z[j] = np.exp(z[j] - m)
+            total += z[j]
+        for j in range(z.shape[0]):
+            z[j] /= total
+
+
+@njit(cache=True)
+def backprop_activation(code, a, d):
+    """d <- d * f'(z) for a hidden layer, with f'(z) written in terms of a = f(z)."""
+    one = a.dtype.type(1.0)
+    zero = a.dtype.type(0.0)
+    if code == SIGMOID:
+        for j in range(a.shape[0]):
+            d[j] *= a[j] * (one - a[j])
+    elif code == TANH:
+        for j in range(a.shape[0]):
+            d[j] *= one - a[j] * a[j]
+    elif code == RELU:
+        for j in range(a.shape[0]):
+            if a[j] <= zero:
+                d[j] = zero

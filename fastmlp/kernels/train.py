@@ -1,0 +1,89 @@
+"""Whole-epoch SGD loops: one call trains every sample of ``order``, no Python in between."""
+import numpy as np
+from numba import njit
+
+from .backward import backward, backward_sgd
+from .buffers import workspace_offsets
+from .forward import forward
+from .loss import output_loss
+from .penalty import add_penalty_gradient
+from .update import sgd
+
+
+@njit(cache=True)
+def workspace(params, sizes, capacity):
+    """Activation and delta buffers for blocks of up to ``capacity`` rows."""
+    offsets = workspace_offsets(sizes, capacity)
+    work = np.empty(offsets[-1], params.dtype)
+    width = sizes.max()
+    return work, offsets, np.empty(capacity * width, params.dtype), np.empty(capacity * width, params.dtype)
+
+
+@njit(cache=True)
+def accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, targets,
+                        scale, work, offsets, d_a, d_b, grad):
+    """grad += scale * gradient of the summed loss of the block A0; returns that summed loss.
+
+    A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
+    to A0's row s.
+    """
+    n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    rows = A0.shape[0]
+    Z = forward(params, sizes, w_off, b_off, codes, A0, work, offsets)
+    loss = 0.0
+    for s in range(rows):
+        loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]],
+                            d_a[s * n_out:(s + 1) * n_out], scale)
+    backward(params, sizes, w_off, b_off, codes, A0, work, offsets, d_a, d_b, grad)
+    return loss
+
+
+@njit(cache=True)
+def sgd_epoch_samples(params, sizes, w_off, b_off, codes, loss_code, X, T, order, lr, l1, l2):
+    """Per-sample SGD over the samples ``order`` (int64 indices into X and T), in that order.
+
+    X: ``(n, n_in)``, T: ``(n, n_out)``, both of params' dtype. lr, l1, l2: scalars of that
+    dtype. Returns the sum of the per-sample losses, each taken before its step.
+    """
+    n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    one = params.dtype.type(1.0)
+    work, offsets, d_a, d_b = workspace(params, sizes, 1)
+    total = 0.0
+    for k in range(order.shape[0]):
+        i = order[k]
+        Z = forward(params, sizes, w_off, b_off, codes, X[i:i + 1], work, offsets)
+        total += output_loss(codes[n_layers - 1], loss_code, Z[0], T[i], d_a[:n_out], one)
+        backward_sgd(params, sizes, w_off, b_off, codes, X[i], work, offsets, d_a, d_b,
+                     lr, l1, l2)
+    return total
+
+
+@njit(cache=True)
+def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order, batch_size,
+                      lr, l1, l2):
+    """Minibatch SGD over the samples ``order``, taken ``batch_size`` at a time.
+
+    Each step is params -= lr * (mean gradient of the batch + penalty gradient); the last
+    batch may be smaller. Returns the sum of the per-sample losses, each taken before its step.
+    """
+    n = order.shape[0]
+    capacity = min(batch_size, n)
+    work, offsets, d_a, d_b = workspace(params, sizes, capacity)
+    A0 = np.empty((capacity, sizes[0]), params.dtype)
+    grad = np.empty_like(params)
+    one = params.dtype.type(1.0)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        rows = min(batch_size, n - start)
+        batch = order[start:start + rows]
+        for s in range(rows):
+            A0[s] = X[batch[s]]
+        grad[:] = 0
+        total += accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code,
+                                     A0[:rows], T, batch, one / params.dtype.type(rows),
+                                     work, offsets, d_a, d_b, grad)
+        add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
+        sgd(params, grad, lr)
+    return total

@@ -1,0 +1,215 @@
+"""What fastmlp.Network and fastmlp.reference.Network share: configuration, the flat buffer,
+input checks, the epoch loop and its history, prediction, scoring, save and load.
+
+Subclasses supply the math: ``_train`` (one epoch of SGD), ``_outputs``, ``_data_loss``
+(mean loss and its gradient) and ``_penalty`` (l1/l2 value and gradient).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import persist
+from .checks import as_features, as_targets, positive_int, real
+from .config import Config, initial_params
+from .layout import Layout
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or infinite loss or parameter; the network was rolled back."""
+
+
+class BaseNetwork:
+    def __init__(self, sizes, activation="sigmoid", output="softmax", loss=None, init="xavier",
+                 dtype=np.float32, seed=None):
+        self.config = Config.create(sizes, activation, output, loss, init, dtype, seed)
+        self.layout = Layout.from_sizes(self.config.sizes)
+        self._rng = np.random.default_rng(self.config.seed)
+        self._params = initial_params(self.layout, self.config.init, self.config.dtype, self._rng)
+        self.weights = self.layout.weights(self._params)
+        self.biases = self.layout.biases(self._params)
+
+    @property
+    def params(self) -> np.ndarray:
+        """The flat parameter buffer ``(n_params,)``; ``weights``/``biases`` are views into it."""
+        return self._params
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.config.sizes
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.config.dtype
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"{type(self).__module__}.{type(self).__name__}({list(c.sizes)}, "
+                f"activation={list(c.activations)}, output={c.output!r}, loss={c.loss!r}, "
+                f"init={c.init!r}, dtype={c.dtype.name}, seed={c.seed})")
+
+    # --- training -------------------------------------------------------------------------
+
+    def fit(self, X, y, epochs: int = 1, batch_size: int = 1, lr: float = 0.1, l1: float = 0.0,
+            l2: float = 0.0, shuffle: bool = True, validation_data=None,
+            verbose: bool = False) -> dict:
+        """Train with SGD, continuing from the current parameters.
+
+        X: ``(n, n_in)``; y: labels ``(n,)`` or targets ``(n, n_out)``. Each step is
+        ``params -= lr * gradient(batch, l1, l2)``; ``batch_size=1`` is per-sample SGD, and
+        with ``shuffle`` every epoch visits the samples in a new order drawn from the seed.
+
+        Returns the history, lists with one entry per epoch: ``loss`` (mean of the per-sample
+        losses, each taken just before its step, plus the penalty at the epoch's end), ``time``
+        (seconds of training), and with ``validation_data=(X_val, y_val)`` also ``val_loss``
+        and ``val_score`` (see ``score``). Raises DivergenceError, leaving the parameters of
+        the last good epoch, if the loss or a parameter becomes NaN or infinite.
+        """
+        X = as_features(X, self.config)
+        T = as_targets(y, X.shape[0], self.config)
+        epochs = positive_int(epochs, "epochs")
+        batch_size = positive_int(batch_size, "batch_size")
+        lr = real(lr, "lr", strict=True)
+        l1 = real(l1, "l1")
+        l2 = real(l2, "l2")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            X_val = as_features(validation_data[0], self.config, "validation X")
+            T_val = as_targets(validation_data[1], X_val.shape[0], self.config, "validation y")
+
+        n = X.shape[0]
+        batch_size = min(batch_size, n)
+        history = {"loss": [], "time": []}
+        if validation_data is not None:
+            history.update(val_loss=[], val_score=[])
+        last_good = self._params.copy()
+        for epoch in range(1, epochs + 1):
+            rng_state = self._rng.bit_generator.state
+            start = time.perf_counter()
+            order = self._rng.permutation(n) if shuffle else np.arange(n)
+            total = self._train(X, T, order, batch_size, lr, l1, l2)
+            seconds = time.perf_counter() - start
+            loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
+            if not (np.isfinite(loss) and np.isfinite(self._params.sum())):
+                self._params[:] = last_good
+                self._rng.bit_generator.state = rng_state
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch}: the loss became {loss} (lr={lr:g}, "
+                    f"batch_size={batch_size}); the parameters are those after epoch "
+                    f"{epoch - 1} of this call. Try a smaller lr.")
+            last_good[:] = self._params
+            history["loss"].append(float(loss))
+            history["time"].append(seconds)
+            line = f"epoch {epoch}/{epochs}  loss {loss:.6f}"
+            if validation_data is not None:
+                history["val_loss"].append(self._total_loss(X_val, T_val, l1, l2))
+                history["val_score"].append(self._score_targets(X_val, T_val))
+                line += (f"  val_loss {history['val_loss'][-1]:.6f}"
+                         f"  val_score {history['val_score'][-1]:.4f}")
+            if verbose:
+                print(f"{line}  {seconds:.3f}s", flush=True)
+        return history
+
+    # --- inference ------------------------------------------------------------------------
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels ``(n,)`` for softmax/sigmoid outputs (argmax; 0/1 for one sigmoid
+        unit), or the values ``(n, n_out)`` of an identity output (``(n,)`` for one unit)."""
+        out = self._outputs(as_features(X, self.config))
+        return self._labels_or_values(out)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: softmax ``(n, n_out)`` with rows summing to 1; one sigmoid unit
+        gives ``(n, 2)`` as ``[1 - p, p]``; several sigmoid units their own ``(n, n_out)``."""
+        if not self.config.is_classifier:
+            raise ValueError("predict_proba needs a softmax or sigmoid output; this network's "
+                             "output is identity (use predict)")
+        out = self._outputs(as_features(X, self.config))
+        if out.shape[1] == 1:
+            return np.hstack([1 - out, out])
+        return out
+
+    def score(self, X, y) -> float:
+        """Accuracy for classifiers; R^2 (averaged over outputs) for an identity output."""
+        X = as_features(X, self.config)
+        return self._score_targets(X, as_targets(y, X.shape[0], self.config))
+
+    def loss(self, X, y, l1: float = 0.0, l2: float = 0.0) -> float:
+        """Mean loss over the samples plus ``l1 * sum|W| + (l2 / 2) * sum W^2``."""
+        X = as_features(X, self.config)
+        T = as_targets(y, X.shape[0], self.config)
+        return self._total_loss(X, T, real(l1, "l1"), real(l2, "l2"))
+
+    def gradient(self, X, y, l1: float = 0.0, l2: float = 0.0) -> np.ndarray:
+        """The gradient of ``loss(X, y, l1, l2)`` with respect to ``params``, laid out like it."""
+        X = as_features(X, self.config)
+        T = as_targets(y, X.shape[0], self.config)
+        _, grad = self._data_loss(X, T, want_grad=True)
+        grad += self._penalty(real(l1, "l1"), real(l2, "l2"), want_grad=True)[1]
+        return grad
+
+    def _total_loss(self, X, T, l1, l2) -> float:
+        return float(self._data_loss(X, T, want_grad=False)[0]
+                     + self._penalty(l1, l2, want_grad=False)[0])
+
+    def _labels_or_values(self, out):
+        if not self.config.is_classifier:
+            return out[:, 0] if out.shape[1] == 1 else out
+        if out.shape[1] == 1:
+            return (out[:, 0] >= 0.5).astype(np.int64)
+        return out.argmax(axis=1)
+
+    def _score_targets(self, X, T) -> float:
+        out = self._outputs(X)
+        if self.config.is_classifier:
+            return float(np.mean(self._labels_or_values(out) == self._labels_or_values(T)))
+        residual = ((T - out) ** 2).sum(axis=0, dtype=np.float64)
+        total = ((T - T.mean(axis=0)) ** 2).sum(axis=0, dtype=np.float64)
+        # A constant target column is predicted perfectly or not at all, as in scikit-learn.
+        r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1),
+                      np.where(residual == 0, 1.0, 0.0))
+        return float(r2.mean())
+
+    # --- files ----------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Write the configuration, parameters and random state to one .npz, atomically."""
+        persist.write(path, self.config.to_dict(), self._params, self._rng.bit_generator.state)
+
+    @classmethod
+    def load(cls, path):
+        """A network read from a file written by ``save``; ValueError if it is not one."""
+        config, params, rng_state = persist.read(path)
+        try:
+            net = cls(config["sizes"], config["activation"], config["output"], config["loss"],
+                      config["init"], config["dtype"], config["seed"])
+            if params.shape != net._params.shape or params.dtype != net._params.dtype:
+                raise ValueError(f"its parameters are {params.dtype}{params.shape}, the "
+                                 f"configuration needs {net._params.dtype}{net._params.shape}")
+            net._rng.bit_generator.state = rng_state
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{str(path)!r} is not a valid fastmlp model: {e}") from e
+        net._params[:] = params
+        return net
+
+    # --- the math, supplied by subclasses -------------------------------------------------
+
+    def _train(self, X, T, order, batch_size, lr, l1, l2) -> float:
+        """One epoch of SGD over ``order``; returns the sum of the per-sample losses."""
+        raise NotImplementedError
+
+    def _outputs(self, X) -> np.ndarray:
+        """Output activations ``(n, n_out)``."""
+        raise NotImplementedError
+
+    def _data_loss(self, X, T, want_grad: bool) -> tuple[float, np.ndarray | None]:
+        """Mean loss over the samples, and its gradient as a new flat array if asked."""
+        raise NotImplementedError
+
+    def _penalty(self, l1, l2, want_grad: bool) -> tuple[float, np.ndarray | None]:
+        """The penalty's value, and its gradient as a new flat array if asked."""
+        raise NotImplementedError

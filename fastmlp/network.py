@@ -1,0 +1,59 @@
+"""fastmlp.Network: the public API over the flat parameter buffer, trained by @njit kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.evaluate import loss_and_gradient, outputs
+from .kernels.penalty import add_penalty_gradient, penalty
+from .kernels.train import sgd_epoch_batches, sgd_epoch_samples
+from .model import BaseNetwork
+
+
+class Network(BaseNetwork):
+    """A fully-connected network trained by Numba kernels over one flat parameter buffer.
+
+    ``Network([784, 128, 64, 10], activation="sigmoid", output="softmax", loss=None,
+    init="xavier", dtype=np.float32, seed=None)``: layer widths from input to output; one
+    hidden activation for all hidden layers or a list with one per layer ("sigmoid", "tanh",
+    "relu", "identity"); output "softmax", "sigmoid" or "identity"; loss "cross_entropy",
+    "binary_cross_entropy" or "mse" (None picks the output's natural loss).
+
+    ``params`` is a 1-D C-contiguous buffer holding, per layer, ``W (n_in, n_out)`` then
+    ``b (n_out,)``; ``weights[l]`` and ``biases[l]`` are views into it.
+    """
+
+    def _kernel_args(self):
+        c, lay = self.config, self.layout
+        return self._params, lay.sizes, lay.w_off, lay.b_off, c.codes
+
+    def _scalar(self, x):
+        # A float64 scalar would promote float32 kernels' arithmetic to float64.
+        return self.config.dtype.type(x)
+
+    def _train(self, X, T, order, batch_size, lr, l1, l2) -> float:
+        s = self._scalar
+        if batch_size == 1:
+            return sgd_epoch_samples(*self._kernel_args(), self.config.loss_code, X, T, order,
+                                     s(lr), s(l1), s(l2))
+        return sgd_epoch_batches(*self._kernel_args(), self.config.loss_code, X, T, order,
+                                 batch_size, s(lr), s(l1), s(l2))
+
+    def _outputs(self, X) -> np.ndarray:
+        out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
+        outputs(*self._kernel_args(), X, out)
+        return out
+
+    def _data_loss(self, X, T, want_grad):
+        grad = np.empty_like(self._params)
+        loss = loss_and_gradient(*self._kernel_args(), self.config.loss_code, X, T, grad,
+                                 want_grad)
+        return loss, grad if want_grad else None
+
+    def _penalty(self, l1, l2, want_grad):
+        lay, s = self.layout, self._scalar
+        value = penalty(self._params, lay.sizes, lay.w_off, s(l1), s(l2))
+        if not want_grad:
+            return value, None
+        grad = np.zeros_like(self._params)
+        add_penalty_gradient(self._params, grad, lay.sizes, lay.w_off, s(l1), s(l2))
+        return value, grad

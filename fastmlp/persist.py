@@ -1,0 +1,54 @@
+"""The model file: one .npz with the flat buffer, the configuration and the random state.
+
+Written atomically (a temporary file in the same folder, then a rename), so an interrupted
+save leaves any earlier file as it was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+FORMAT = "fastmlp-model-1"
+
+
+def write(path, config: dict, params: np.ndarray, rng_state: dict) -> None:
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fastmlp-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, format=np.array(FORMAT), config=np.array(json.dumps(config)),
+                     params=params, rng_state=np.array(json.dumps(rng_state)))
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read(path) -> tuple[dict, np.ndarray, dict]:
+    """(config, params, rng_state) from a model file; ValueError if it is not one."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("it holds a bare array, not an .npz archive")
+            if "format" not in data.files or str(data["format"]) != FORMAT:
+                raise ValueError(f"it has no {FORMAT!r} marker")
+            config = json.loads(str(data["config"]))
+            params = np.array(data["params"])
+            rng_state = json.loads(str(data["rng_state"]))
+    except Exception as e:
+        raise ValueError(f"{path!r} is not a readable fastmlp model ({type(e).__name__}: {e}); "
+                         f"expected a file written by Network.save") from e
+    return config, params, rng_state
