@@ -91,9 +91,11 @@ class BaseNetwork:
             rng_state = self._rng.bit_generator.state
             start = time.perf_counter()
             order = self._rng.permutation(n) if shuffle else np.arange(n)
-            total = self._train(X, T, order, batch_size, lr, l1, l2)
-            seconds = time.perf_counter() - start
-            loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
+            # Overflow is caught below as divergence, not warned about sample by sample.
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = self._train(X, T, order, batch_size, lr, l1, l2)
+                seconds = time.perf_counter() - start
+                loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
             if not (np.isfinite(loss) and np.isfinite(self._params.sum())):
                 self._params[:] = last_good
                 self._rng.bit_generator.state = rng_state

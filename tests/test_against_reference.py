@@ -1,0 +1,62 @@
+"""fastmlp's kernels against the NumPy reference: same seed, same data, same order."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fastmlp import Network, reference
+
+from conftest import HIDDEN, OUTPUT_LOSSES, make_data, relative_error
+
+CASES = [
+    # sizes, activation, output, loss, l1, l2
+    ([8, 6, 4], "sigmoid", "softmax", None, 0.0, 0.0),
+    ([8, 7, 5, 3], ["relu", "tanh"], "identity", "mse", 0.0, 0.0),
+    ([8, 5, 3], "tanh", "sigmoid", "binary_cross_entropy", 0.001, 0.01),
+    ([8, 6, 6, 2], "relu", "softmax", "mse", 0.01, 0.0),
+    ([8, 3], "identity", "sigmoid", "mse", 0.0, 0.05),
+]
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("batch_size", [1, 7], ids=["per-sample", "batch7"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[1]}-{c[2]}")
+def test_one_epoch_matches_reference(case, batch_size, dtype):
+    sizes, activation, output, loss, l1, l2 = case
+    X, y = make_data(sizes, output, loss, n=52, seed=5, dtype=dtype)  # 52 = 7 * 7 + 3
+    nets = [Impl(sizes, activation=activation, output=output, loss=loss, dtype=dtype, seed=11)
+            for Impl in (Network, reference.Network)]
+    fast, ref = nets
+    assert np.array_equal(fast.params, ref.params)  # the same starting point
+    h_fast = fast.fit(X, y, epochs=1, batch_size=batch_size, lr=0.05, l1=l1, l2=l2)
+    h_ref = ref.fit(X, y, epochs=1, batch_size=batch_size, lr=0.05, l1=l1, l2=l2)
+    assert fast.params.dtype == ref.params.dtype == dtype
+    assert not np.array_equal(fast.params, Network(sizes, activation=activation,
+                                                   output=output, loss=loss, dtype=dtype,
+                                                   seed=11).params)  # it did train
+    assert relative_error(fast.params, ref.params) < TOLERANCE[dtype]
+    assert h_fast["loss"][0] == pytest.approx(h_ref["loss"][0], rel=TOLERANCE[dtype])
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_random_networks_match_reference(data):
+    """Any shape, activation per layer, output/loss pair, batch size and sample count."""
+    n_hidden = data.draw(st.integers(0, 3), "n_hidden")
+    sizes = data.draw(st.lists(st.integers(1, 6), min_size=n_hidden + 2,
+                               max_size=n_hidden + 2), "sizes")
+    activation = data.draw(st.lists(st.sampled_from(HIDDEN), min_size=n_hidden,
+                                    max_size=n_hidden), "activation")
+    output, loss = data.draw(st.sampled_from(OUTPUT_LOSSES), "output/loss")
+    n = data.draw(st.integers(1, 12), "n")
+    batch_size = data.draw(st.integers(1, 14), "batch_size")
+    l2 = data.draw(st.sampled_from([0.0, 0.01]), "l2")
+    seed = data.draw(st.integers(0, 2**16), "seed")
+    X, y = make_data(sizes, output, loss, n=n, seed=seed)
+    fast = Network(sizes, activation=activation, output=output, loss=loss, dtype=np.float64,
+                   seed=seed)
+    ref = reference.Network(sizes, activation=activation, output=output, loss=loss,
+                            dtype=np.float64, seed=seed)
+    for net in (fast, ref):
+        net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.1, l2=l2)
+    assert relative_error(fast.params, ref.params) < 1e-10

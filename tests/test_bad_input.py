@@ -1,0 +1,141 @@
+"""Bad input gets a clear ValueError/TypeError before anything changes."""
+import numpy as np
+import pytest
+
+from fastmlp import DivergenceError, Network
+
+from conftest import make_data
+
+SIZES = [4, 5, 3]
+
+
+@pytest.fixture
+def data():
+    return make_data(SIZES, "softmax", None, n=10, dtype=np.float32)
+
+
+def nan_at(X, i, j, value=np.nan):
+    X = X.copy()
+    X[i, j] = value
+    return X
+
+
+BAD_FITS = {
+    "too few features": (lambda X, y: (X[:, :3], y, {}), ValueError, "3 features"),
+    "X and y lengths": (lambda X, y: (X, y[:9], {}), ValueError, "10 samples but y has 9"),
+    "NaN in X": (lambda X, y: (nan_at(X, 2, 1), y, {}), ValueError, "NaN or infinite"),
+    "inf in X": (lambda X, y: (nan_at(X, 0, 0, np.inf), y, {}), ValueError, "NaN or infinite"),
+    "NaN in y": (lambda X, y: (X, np.eye(3)[y] * np.r_[np.nan, np.ones(9)][:, None], {}),
+                 ValueError, "NaN or infinite"),
+    "label too large": (lambda X, y: (X, np.r_[y[:-1], 3], {}), ValueError, "outside 0..2"),
+    "negative label": (lambda X, y: (X, np.r_[y[:-1], -1], {}), ValueError, "outside 0..2"),
+    "fractional label": (lambda X, y: (X, y + 0.5, {}), ValueError, "non-integer"),
+    "3-D X": (lambda X, y: (X.reshape(10, 2, 2), y, {}), ValueError, "2-D"),
+    "1-D X": (lambda X, y: (X[0], y, {}), ValueError, "2-D"),
+    "empty X": (lambda X, y: (X[:0], y[:0], {}), ValueError, "empty"),
+    "string X": (lambda X, y: (X.astype(str), y, {}), TypeError, "numbers"),
+    "y columns": (lambda X, y: (X, np.zeros((10, 4)), {}), ValueError, "4 columns"),
+    "zero lr": (lambda X, y: (X, y, {"lr": 0}), ValueError, "lr"),
+    "negative lr": (lambda X, y: (X, y, {"lr": -0.1}), ValueError, "lr"),
+    "nan lr": (lambda X, y: (X, y, {"lr": float("nan")}), ValueError, "lr"),
+    "string lr": (lambda X, y: (X, y, {"lr": "0.1"}), TypeError, "lr"),
+    "zero epochs": (lambda X, y: (X, y, {"epochs": 0}), ValueError, "epochs"),
+    "fractional epochs": (lambda X, y: (X, y, {"epochs": 1.5}), TypeError, "epochs"),
+    "zero batch": (lambda X, y: (X, y, {"batch_size": 0}), ValueError, "batch_size"),
+    "negative l2": (lambda X, y: (X, y, {"l2": -1}), ValueError, "l2"),
+    "bad validation": (lambda X, y: (X, y, {"validation_data": (X[:, :2], y)}), ValueError,
+                       "validation X"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FITS)
+def test_bad_fit_raises_and_changes_nothing(Impl, data, case):
+    make, error, words = BAD_FITS[case]
+    X, y, kwargs = make(*data)
+    net = Impl(SIZES, seed=0)
+    before = net.params.copy()
+    rng_before = net._rng.bit_generator.state
+    with pytest.raises(error, match=words):
+        net.fit(X, y, **kwargs)
+    assert np.array_equal(net.params, before)
+    assert net._rng.bit_generator.state == rng_before
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "loss", "gradient"])
+def test_bad_input_to_other_methods(Impl, data, method):
+    X, y = data
+    net = Impl(SIZES, seed=0)
+    args = (X[:, :3],) if method in ("predict", "predict_proba") else (X[:, :3], y)
+    with pytest.raises(ValueError, match="3 features"):
+        getattr(net, method)(*args)
+
+
+BAD_CONFIGS = {
+    "activation": ({"activation": "swish"}, ValueError, "unknown activation 'swish'"),
+    "activation count": ({"activation": ["relu", "tanh"]}, ValueError, "one name per hidden"),
+    "output": ({"output": "relu"}, ValueError, "unknown output"),
+    "loss": ({"loss": "hinge"}, ValueError, "unknown loss"),
+    "init": ({"init": "zeros"}, ValueError, "unknown init"),
+    "dtype": ({"dtype": np.int32}, ValueError, "dtype"),
+    "dtype name": ({"dtype": "float16"}, ValueError, "dtype"),
+    "not a dtype": ({"dtype": "banana"}, TypeError, "dtype"),
+    "cross entropy without softmax": ({"output": "sigmoid", "loss": "cross_entropy"},
+                                      ValueError, "needs a 'softmax' output"),
+    "bce without sigmoid": ({"output": "identity", "loss": "binary_cross_entropy"},
+                            ValueError, "needs a 'sigmoid' output"),
+    "seed": ({"seed": -1}, TypeError, "seed"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS)
+def test_bad_configuration(Impl, case):
+    kwargs, error, words = BAD_CONFIGS[case]
+    with pytest.raises(error, match=words):
+        Impl(SIZES, **kwargs)
+
+
+@pytest.mark.parametrize("sizes", [[4], [4, 0, 3], [4, 2.5, 3], "4,3", 5])
+def test_bad_sizes(Impl, sizes):
+    with pytest.raises((TypeError, ValueError), match="sizes|width"):
+        Impl(sizes)
+
+
+def test_1d_targets_for_several_identity_outputs_rejected(Impl):
+    net = Impl([2, 3], output="identity")
+    with pytest.raises(ValueError, match=r"targets of shape \(4, 3\)"):
+        net.fit(np.zeros((4, 2)), np.zeros(4))
+
+
+def test_predict_proba_needs_a_probability_output(Impl):
+    net = Impl([2, 1], output="identity")
+    with pytest.raises(ValueError, match="identity"):
+        net.predict_proba(np.zeros((1, 2)))
+
+
+def test_divergence_stops_and_keeps_last_good_epoch(Impl):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * 10
+    y = rng.normal(size=50) * 100
+    net = Impl([3, 4, 1], activation="identity", output="identity", seed=0)
+    net.fit(X, y, epochs=1, lr=1e-5)
+    good = net.params.copy()
+    with pytest.raises(DivergenceError, match="diverged in epoch 1"):
+        net.fit(X, y, epochs=5, lr=1e6)
+    assert np.array_equal(net.params, good)
+    assert np.all(np.isfinite(net.params))
+    # Training can go on from there.
+    net.fit(X, y, epochs=1, lr=1e-5)
+    assert np.all(np.isfinite(net.params))
+
+
+def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):
+    # The loss grows every epoch (lr just above the stable limit) and overflows after a few.
+    X = np.array([[1.0]], np.float32)
+    y = np.array([1.0], np.float32)
+    net = Impl([1, 1], output="identity", seed=0)
+    net.params[:] = [0.5, 0.0]
+    with pytest.raises(DivergenceError, match=r"epoch (\d+)") as info:
+        net.fit(X, y, epochs=500, lr=3.0)
+    assert "after epoch 0" not in str(info.value)
+    reached = net.params.copy()
+    assert np.all(np.isfinite(reached)) and abs(reached[0]) > 1e10

@@ -1,0 +1,23 @@
+"""Kernels compile once per dtype, not per network shape, batch size or learning rate."""
+import numpy as np
+
+from fastmlp import Network
+from fastmlp.kernels import evaluate, train
+
+from conftest import make_data
+
+
+def test_one_compilation_per_dtype():
+    for dtype in (np.float32, np.float64):
+        for sizes, activation in (([5, 3], "relu"), ([7, 4, 3], "tanh"), ([9, 6, 5, 2], "sigmoid")):
+            X, y = make_data(sizes, "softmax", None, n=30, dtype=dtype)
+            net = Network(sizes, activation=activation, dtype=dtype, seed=0)
+            for batch_size, lr in ((1, 0.1), (4, 0.3), (30, 1)):
+                net.fit(X, y, batch_size=batch_size, lr=lr, l2=0.01)
+            net.predict(X)
+            net.gradient(X, y, l1=0.1)
+            net.fit(X.astype(np.float64 if dtype == np.float32 else np.float32), y)
+    for kernel in (train.sgd_epoch_samples, train.sgd_epoch_batches, evaluate.outputs,
+                   evaluate.loss_and_gradient):
+        dtypes = [sig[0].dtype for sig in kernel.signatures]
+        assert len(dtypes) == len(set(dtypes)) == 2, (kernel, kernel.signatures)
