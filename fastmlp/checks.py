@@ -70,7 +70,7 @@ def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
             raise ValueError(f"{name} has {arr.shape[1]} columns but the network has {n_out} "
                              f"outputs")
         return np.ascontiguousarray(arr, dtype=config.dtype)
-    if n_out == 1:
+    if n_out == 1 and config.output != "softmax":
         if config.output == "sigmoid":
             _check_labels(arr, 2, name)
         return np.ascontiguousarray(arr.reshape(n, 1), dtype=config.dtype)
