@@ -3,7 +3,8 @@
 Every function works in place on one row, in the row's own dtype (float32 stays float32).
 """
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 IDENTITY = 0
 SIGMOID = 1
@@ -12,7 +13,7 @@ RELU = 3
 SOFTMAX = 4
 
 
-@njit(cache=True)
+@kernel
 def activate(code, z):
     """z <- f(z) for one row ``z`` of pre-activations."""
     one = z.dtype.type(1.0)
@@ -40,7 +41,7 @@ def activate(code, z):
             z[j] /= total
 
 
-@njit(cache=True)
+@kernel
 def backprop_activation(code, a, d):
     """d <- d * f'(z) for a hidden layer, with f'(z) written in terms of a = f(z)."""
     one = a.dtype.type(1.0)

@@ -1,12 +1,13 @@
 """Backward pass: deltas from the output to the input, gradients into a flat buffer."""
 import numpy as np
-from numba import njit
 
 from .activations import backprop_activation
 from .buffers import bias, layer_block, weight
+from .forward import nonzeros
+from .jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def dense_backward(A, W, D, dW, db, D_prev, want_prev):
     """dW += A^T D, db += column sums of D, and (if want_prev) D_prev = D @ W^T.
 
@@ -33,7 +34,7 @@ def dense_backward(A, W, D, dW, db, D_prev, want_prev):
                     g[j] += a * d[j]
 
 
-@njit(cache=True)
+@kernel
 def backward(params, sizes, w_off, b_off, codes, A0, work, offsets, d_out, d_spare, grad):
     """Backpropagate the output deltas through every layer, adding the gradient into ``grad``.
 
@@ -58,48 +59,67 @@ def backward(params, sizes, w_off, b_off, codes, A0, work, offsets, d_out, d_spa
         d_cur, d_next = d_next, d_cur
 
 
-@njit(cache=True)
-def dense_backward_sgd(a, W, b, d, d_prev, want_prev, lr, l1, l2):
+@kernel
+def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
     """One sample's SGD step on one layer, fused with backpropagation through it.
 
-    a: ``(n_in,)`` inputs, d: ``(n_out,)`` deltas, d_prev: ``(n_in,)`` written with W d using
-    W before its update. Each row of W is read for d_prev and updated in the same pass.
-    Without a penalty, a zero input leaves its row unchanged and is skipped.
+    a: ``(n_in,)`` inputs, of which ``index[:k]`` are the nonzero ones; d: ``(n_out,)``
+    deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Each row of W is
+    read for d_prev and updated in the same pass. Without a penalty only the rows of nonzero
+    inputs change.
     """
     n_in, n_out = W.shape
-    penalized = l1 != 0 or l2 != 0
-    for i in range(n_in):
-        w = W[i]
+    if l1 != 0 or l2 != 0:
+        for i in range(n_in):
+            w = W[i]
+            if want_prev:
+                d_prev[i] = row_dot(w, d)
+            a_i = a[i]
+            for j in range(n_out):
+                w[j] -= lr * (a_i * d[j] + l1 * np.sign(w[j]) + l2 * w[j])
+    else:
         if want_prev:
-            acc = W.dtype.type(0.0)
+            for i in range(n_in):
+                d_prev[i] = row_dot(W[i], d)
+        for t in range(k):
+            i = index[t]
+            a_i = a[i]
+            w = W[i]
             for j in range(n_out):
-                acc += w[j] * d[j]
-            d_prev[i] = acc
-        ai = a[i]
-        if penalized:
-            for j in range(n_out):
-                w[j] -= lr * (ai * d[j] + l1 * np.sign(w[j]) + l2 * w[j])
-        elif ai != 0:
-            for j in range(n_out):
-                w[j] -= lr * (ai * d[j])
+                w[j] -= lr * (a_i * d[j])
     for j in range(n_out):
         b[j] -= lr * d[j]
 
 
-@njit(cache=True)
-def backward_sgd(params, sizes, w_off, b_off, codes, x, work, offsets, d_out, d_spare,
-                 lr, l1, l2):
+@kernel
+def row_dot(w, d):
+    acc = w.dtype.type(0.0)
+    for j in range(w.shape[0]):
+        acc += w[j] * d[j]
+    return acc
+
+
+@kernel
+def backward_sgd(params, sizes, w_off, b_off, codes, x, input_index, k0, work, offsets,
+                 d_out, d_spare, index, lr, l1, l2):
     """Backpropagate one sample's output deltas and take its SGD step, layer by layer.
 
-    x: ``(n_in,)`` the sample; the workspace holds its hidden activations (one row per layer).
+    x: ``(n_in,)`` the sample, ``input_index[:k0]`` its nonzero inputs; the workspace holds
+    its hidden activations (one row per layer).
     """
     n_layers = sizes.shape[0] - 1
     d_cur, d_next = d_out, d_spare
     for l in range(n_layers - 1, -1, -1):
         n_in, n_out = sizes[l], sizes[l + 1]
-        a = x if l == 0 else layer_block(work, offsets, sizes, l - 1, 1)[0]
-        dense_backward_sgd(a, weight(params, sizes, w_off, l), bias(params, sizes, b_off, l),
-                           d_cur[:n_out], d_next[:n_in], l > 0, lr, l1, l2)
-        if l > 0:
+        W = weight(params, sizes, w_off, l)
+        b = bias(params, sizes, b_off, l)
+        if l == 0:
+            dense_backward_sgd(x, input_index, k0, W, b, d_cur[:n_out], d_next[:n_in], False,
+                               lr, l1, l2)
+        else:
+            a = layer_block(work, offsets, sizes, l - 1, 1)[0]
+            k = nonzeros(a, index)
+            dense_backward_sgd(a, index, k, W, b, d_cur[:n_out], d_next[:n_in], True,
+                               lr, l1, l2)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         d_cur, d_next = d_next, d_cur

@@ -1,22 +1,23 @@
 """Views into the flat parameter buffer and the activation workspace."""
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def weight(params, sizes, w_off, l):
     """W_l, a ``(n_in, n_out)`` view of the flat buffer."""
     n_in, n_out = sizes[l], sizes[l + 1]
     return params[w_off[l]:w_off[l] + n_in * n_out].reshape((n_in, n_out))
 
 
-@njit(cache=True)
+@kernel
 def bias(params, sizes, b_off, l):
     """b_l, a ``(n_out,)`` view of the flat buffer."""
     return params[b_off[l]:b_off[l] + sizes[l + 1]]
 
 
-@njit(cache=True)
+@kernel
 def workspace_offsets(sizes, capacity):
     """Where layer l's output block of ``capacity`` rows starts in the activation workspace.
 
@@ -29,7 +30,7 @@ def workspace_offsets(sizes, capacity):
     return offsets
 
 
-@njit(cache=True)
+@kernel
 def layer_block(work, offsets, sizes, l, rows):
     """The ``(rows, n_out)`` output block of layer l in the activation workspace."""
     n_out = sizes[l + 1]

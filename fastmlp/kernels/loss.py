@@ -4,16 +4,16 @@ The loss is computed from the pre-activations z (log-sum-exp, softplus), so it s
 where the probabilities round to 0 or 1.
 """
 import numpy as np
-from numba import njit
 
 from .activations import IDENTITY, SIGMOID, SOFTMAX, activate
+from .jit import kernel
 
 MSE = 0
 CROSS_ENTROPY = 1
 BINARY_CROSS_ENTROPY = 2
 
 
-@njit(cache=True)
+@kernel
 def softplus(x):
     """log(1 + exp(x)) without overflow."""
     if x > 0:
@@ -21,7 +21,7 @@ def softplus(x):
     return np.log1p(np.exp(x))
 
 
-@njit(cache=True)
+@kernel
 def output_loss(out_code, loss_code, z, t, delta, scale):
     """Loss of one sample; z <- f(z) and delta <- scale * dL/dz.
 

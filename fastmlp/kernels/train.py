@@ -1,27 +1,30 @@
 """Whole-epoch SGD loops: one call trains every sample of ``order``, no Python in between."""
 import numpy as np
-from numba import njit
 
 from .backward import backward, backward_sgd
 from .buffers import workspace_offsets
-from .forward import forward
+from .forward import forward, forward_sample
+from .jit import kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient
 from .update import sgd
 
 
-@njit(cache=True)
+@kernel
 def workspace(params, sizes, capacity):
-    """Activation and delta buffers for blocks of up to ``capacity`` rows."""
+    """Activation and delta buffers for blocks of up to ``capacity`` rows, and an index
+    scratch as long as the widest layer."""
     offsets = workspace_offsets(sizes, capacity)
     work = np.empty(offsets[-1], params.dtype)
     width = sizes.max()
-    return work, offsets, np.empty(capacity * width, params.dtype), np.empty(capacity * width, params.dtype)
+    d_a = np.empty(capacity * width, params.dtype)
+    d_b = np.empty(capacity * width, params.dtype)
+    return work, offsets, d_a, d_b, np.empty(width, np.int64)
 
 
-@njit(cache=True)
+@kernel
 def accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, targets,
-                        scale, work, offsets, d_a, d_b, grad):
+                        scale, work, offsets, d_a, d_b, index, grad):
     """grad += scale * gradient of the summed loss of the block A0; returns that summed loss.
 
     A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
@@ -30,7 +33,7 @@ def accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, ta
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     rows = A0.shape[0]
-    Z = forward(params, sizes, w_off, b_off, codes, A0, work, offsets)
+    Z = forward(params, sizes, w_off, b_off, codes, A0, work, offsets, index)
     loss = 0.0
     for s in range(rows):
         loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]],
@@ -39,7 +42,7 @@ def accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, ta
     return loss
 
 
-@njit(cache=True)
+@kernel
 def sgd_epoch_samples(params, sizes, w_off, b_off, codes, loss_code, X, T, order, lr, l1, l2):
     """Per-sample SGD over the samples ``order`` (int64 indices into X and T), in that order.
 
@@ -49,18 +52,20 @@ def sgd_epoch_samples(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     one = params.dtype.type(1.0)
-    work, offsets, d_a, d_b = workspace(params, sizes, 1)
+    work, offsets, d_a, d_b, index = workspace(params, sizes, 1)
+    input_index = np.empty(sizes[0], np.int64)
     total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
-        Z = forward(params, sizes, w_off, b_off, codes, X[i:i + 1], work, offsets)
-        total += output_loss(codes[n_layers - 1], loss_code, Z[0], T[i], d_a[:n_out], one)
-        backward_sgd(params, sizes, w_off, b_off, codes, X[i], work, offsets, d_a, d_b,
-                     lr, l1, l2)
+        z, k0 = forward_sample(params, sizes, w_off, b_off, codes, X[i], input_index,
+                               work, offsets, index)
+        total += output_loss(codes[n_layers - 1], loss_code, z, T[i], d_a[:n_out], one)
+        backward_sgd(params, sizes, w_off, b_off, codes, X[i], input_index, k0, work, offsets,
+                     d_a, d_b, index, lr, l1, l2)
     return total
 
 
-@njit(cache=True)
+@kernel
 def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order, batch_size,
                       lr, l1, l2):
     """Minibatch SGD over the samples ``order``, taken ``batch_size`` at a time.
@@ -70,7 +75,7 @@ def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     """
     n = order.shape[0]
     capacity = min(batch_size, n)
-    work, offsets, d_a, d_b = workspace(params, sizes, capacity)
+    work, offsets, d_a, d_b, index = workspace(params, sizes, capacity)
     A0 = np.empty((capacity, sizes[0]), params.dtype)
     grad = np.empty_like(params)
     one = params.dtype.type(1.0)
@@ -83,7 +88,7 @@ def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         grad[:] = 0
         total += accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code,
                                      A0[:rows], T, batch, one / params.dtype.type(rows),
-                                     work, offsets, d_a, d_b, grad)
+                                     work, offsets, d_a, d_b, index, grad)
         add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
         sgd(params, grad, lr)
     return total

@@ -1,8 +1,8 @@
 """Parameter updates: one loop over the flat buffer, whatever the network's shape."""
-from numba import njit
+from .jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def sgd(params, grad, lr):
     """params -= lr * grad."""
     for k in range(params.shape[0]):

@@ -1,0 +1,14 @@
+"""The one way kernels are compiled.
+
+``reassoc`` lets LLVM vectorize sums (dot products, softmax totals) and ``contract`` fuse
+multiply-adds. Neither assumes away NaN or infinity, so a diverging loss still shows as NaN/inf.
+The compiled order is fixed, so results stay bit-identical from run to run.
+"""
+from numba import njit
+
+FASTMATH = {"reassoc", "contract"}
+
+
+def kernel(func):
+    """Compile ``func`` lazily (once per dtype), caching the machine code on disk."""
+    return njit(cache=True, fastmath=FASTMATH)(func)
