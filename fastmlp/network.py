@@ -1,12 +1,28 @@
 """fastmlp.Network: the public API over the flat parameter buffer, trained by @njit kernels."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .kernels.evaluate import loss_and_gradient, outputs
 from .kernels.penalty import add_penalty_gradient, penalty
 from .kernels.train import sgd_epoch_batches, sgd_epoch_samples
 from .model import BaseNetwork
+
+
+@functools.cache
+def _blas_threads():
+    """The BLAS libraries of this process, found once the one Numba calls is loaded."""
+    import scipy.linalg.cython_blas  # noqa: F401  (np.dot inside the kernels calls it)
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """A minibatch's matrix products are small: BLAS threads would spend more time waking and
+    spinning (and, on a busy machine, waiting for each other) than multiplying."""
+    return _blas_threads().limit(limits=1, user_api="blas")
 
 
 class Network(BaseNetwork):
@@ -35,18 +51,21 @@ class Network(BaseNetwork):
         if batch_size == 1:
             return sgd_epoch_samples(*self._kernel_args(), self.config.loss_code, X, T, order,
                                      s(lr), s(l1), s(l2))
-        return sgd_epoch_batches(*self._kernel_args(), self.config.loss_code, X, T, order,
-                                 batch_size, s(lr), s(l1), s(l2))
+        with _one_blas_thread():
+            return sgd_epoch_batches(*self._kernel_args(), self.config.loss_code, X, T, order,
+                                     batch_size, s(lr), s(l1), s(l2))
 
     def _outputs(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        outputs(*self._kernel_args(), X, out)
+        with _one_blas_thread():
+            outputs(*self._kernel_args(), X, out)
         return out
 
     def _data_loss(self, X, T, want_grad):
         grad = np.empty_like(self._params)
-        loss = loss_and_gradient(*self._kernel_args(), self.config.loss_code, X, T, grad,
-                                 want_grad)
+        with _one_blas_thread():
+            loss = loss_and_gradient(*self._kernel_args(), self.config.loss_code, X, T, grad,
+                                     want_grad)
         return loss, grad if want_grad else None
 
     def _penalty(self, l1, l2, want_grad):

@@ -18,12 +18,14 @@ CASES = [
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 
 
+@pytest.mark.parametrize("zeros", [0.3, 0.85], ids=["dense", "sparse"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("batch_size", [1, 7], ids=["per-sample", "batch7"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[1]}-{c[2]}")
-def test_one_epoch_matches_reference(case, batch_size, dtype):
+def test_one_epoch_matches_reference(case, batch_size, dtype, zeros):
+    """Both minibatch paths: dense inputs go through BLAS, sparse ones skip their zeros."""
     sizes, activation, output, loss, l1, l2 = case
-    X, y = make_data(sizes, output, loss, n=52, seed=5, dtype=dtype)  # 52 = 7 * 7 + 3
+    X, y = make_data(sizes, output, loss, n=52, seed=5, dtype=dtype, zeros=zeros)  # 7 * 7 + 3
     nets = [Impl(sizes, activation=activation, output=output, loss=loss, dtype=dtype, seed=11)
             for Impl in (Network, reference.Network)]
     fast, ref = nets
@@ -51,8 +53,9 @@ def test_random_networks_match_reference(data):
     n = data.draw(st.integers(1, 12), "n")
     batch_size = data.draw(st.integers(1, 14), "batch_size")
     l2 = data.draw(st.sampled_from([0.0, 0.01]), "l2")
+    zeros = data.draw(st.sampled_from([0.0, 0.5, 0.9]), "fraction of zero inputs")
     seed = data.draw(st.integers(0, 2**16), "seed")
-    X, y = make_data(sizes, output, loss, n=n, seed=seed)
+    X, y = make_data(sizes, output, loss, n=n, seed=seed, zeros=zeros)
     fast = Network(sizes, activation=activation, output=output, loss=loss, dtype=np.float64,
                    seed=seed)
     ref = reference.Network(sizes, activation=activation, output=output, loss=loss,

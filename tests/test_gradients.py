@@ -47,11 +47,12 @@ def test_gradient_matches_finite_differences(Impl, shape, activation, output, lo
     assert relative_error(analytic, numeric) < 1e-6
 
 
+@pytest.mark.parametrize("zeros", [0.3, 0.85], ids=["dense", "sparse"])
 @pytest.mark.parametrize("output,loss", OUTPUT_LOSSES)
 @pytest.mark.parametrize("activation", HIDDEN)
-def test_kernel_gradient_and_loss_match_reference(activation, output, loss):
+def test_kernel_gradient_and_loss_match_reference(activation, output, loss, zeros):
     sizes = [7, 6, 5, 4]
-    X, y = make_data(sizes, output, loss, n=600, seed=2)  # several 256-row blocks
+    X, y = make_data(sizes, output, loss, n=600, seed=2, zeros=zeros)  # several 256-row chunks
     nets = [randomized(Impl, sizes, activation, output, loss, seed=4)
             for Impl in (Network, reference.Network)]
     fast, ref = nets

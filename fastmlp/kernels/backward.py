@@ -1,62 +1,95 @@
-"""Backward pass: deltas from the output to the input, gradients into a flat buffer."""
+"""Backward pass: deltas from the output to the input, gradients into a flat buffer.
+
+For a block of rows: dW = A^T D, db = column sums of D, D_prev = (D @ W^T) * f'(A), with
+BLAS, except that a sparse first-layer input adds only its nonzero inputs' rows to dW. For one
+sample the SGD step is fused into the pass (see ``dense_backward_sgd``).
+"""
 import numpy as np
 
 from .activations import backprop_activation
-from .buffers import bias, layer_block, weight
-from .forward import nonzeros
+from .buffers import bias, weight
+from .forward import input_nonzeros, nonzeros
 from .jit import kernel
-
+from .workspace import delta_block, layer_block
 
 @kernel
-def dense_backward(A, W, D, dW, db, D_prev, want_prev):
-    """dW += A^T D, db += column sums of D, and (if want_prev) D_prev = D @ W^T.
+def sparse_weight_gradient(A, ptr, index, D, dW, col_ptr, col_rows):
+    """dW = A^T D over A's nonzeros (row s's positions are ``index[ptr[s]:ptr[s + 1]]``).
 
-    A: ``(rows, n_in)`` the layer's inputs, W: ``(n_in, n_out)``, D: ``(rows, n_out)`` deltas
-    at the layer's pre-activations, dW/db: gradient views, D_prev: ``(rows, n_in)`` written.
+    The positions are first regrouped by input (a counting sort into col_ptr/col_rows), so
+    that each row of dW is summed over its samples in one pass, held in cache.
     """
-    rows, n_in = A.shape
-    n_out = W.shape[1]
-    for s in range(rows):
-        d = D[s]
+    n_in, n_out = dW.shape
+    rows = A.shape[0]
+    col_ptr[:] = 0
+    for t in range(ptr[rows]):
+        col_ptr[index[t] + 1] += 1
+    for i in range(n_in):
+        col_ptr[i + 1] += col_ptr[i]
+    for s in range(rows):  # samples in order, so each input's list is sorted
+        for t in range(ptr[s], ptr[s + 1]):
+            i = index[t]
+            col_rows[col_ptr[i]] = s
+            col_ptr[i] += 1
+    for i in range(n_in - 1, 0, -1):  # the fill moved every start to the next one's
+        col_ptr[i] = col_ptr[i - 1]
+    col_ptr[0] = 0
+    for i in range(n_in):
+        g = dW[i]
         for j in range(n_out):
-            db[j] += d[j]
-        for i in range(n_in):
-            w = W[i]
-            if want_prev:
-                acc = W.dtype.type(0.0)
-                for j in range(n_out):
-                    acc += w[j] * d[j]
-                D_prev[s, i] = acc
-            a = A[s, i]
-            if a != 0:  # a zero input has a zero gradient row
-                g = dW[i]
-                for j in range(n_out):
-                    g[j] += a * d[j]
+            g[j] = 0
+        for t in range(col_ptr[i], col_ptr[i + 1]):
+            s = col_rows[t]
+            a_i = A[s, i]
+            d = D[s]
+            for j in range(n_out):
+                g[j] += a_i * d[j]
 
 
 @kernel
-def backward(params, sizes, w_off, b_off, codes, A0, work, offsets, d_out, d_spare, grad):
-    """Backpropagate the output deltas through every layer, adding the gradient into ``grad``.
+def column_sums(D, out):
+    out[:] = 0
+    for s in range(D.shape[0]):
+        for j in range(D.shape[1]):
+            out[j] += D[s, j]
+
+
+@kernel
+def backward(params, sizes, w_off, b_off, codes, A0, sparse, ws, d_out, grad):
+    """grad <- the gradient whose output deltas are ``d_out`` ``(rows, n_out)``.
 
     A0: ``(rows, n_in)`` the inputs; the workspace holds every hidden layer's activations from
-    ``forward``. d_out: flat buffer whose first ``rows * n_out`` entries are the output deltas;
-    d_spare: a second flat buffer as long. Both are overwritten.
+    ``forward`` (and A0's nonzero positions if ``sparse``). d_out must be ``ws.d_a``'s start;
+    both delta buffers are overwritten.
     """
     n_layers = sizes.shape[0] - 1
     rows = A0.shape[0]
-    d_cur, d_next = d_out, d_spare
+    D = d_out
+    in_a = True  # D lives in ws.d_a; the next deltas go to the other buffer
     for l in range(n_layers - 1, -1, -1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        A = A0 if l == 0 else layer_block(work, offsets, sizes, l - 1, rows)
-        D = d_cur[:rows * n_out].reshape((rows, n_out))
-        D_prev = d_next[:rows * n_in].reshape((rows, n_in))
-        dense_backward(A, weight(params, sizes, w_off, l), D,
-                       weight(grad, sizes, w_off, l), bias(grad, sizes, b_off, l),
-                       D_prev, l > 0)
+        W = weight(params, sizes, w_off, l)
+        dW = weight(grad, sizes, w_off, l)
+        A = A0 if l == 0 else layer_block(ws, sizes, l - 1, rows)
+        if l == 0 and sparse:
+            sparse_weight_gradient(A, ws.ptr, ws.input_index, D, dW, ws.col_ptr, ws.col_rows)
+        else:
+            np.dot(A.T, D, dW)
+        column_sums(D, bias(grad, sizes, b_off, l))
         if l > 0:
+            D_prev = delta_block(ws.d_b if in_a else ws.d_a, rows, sizes[l])
+            np.dot(D, W.T, D_prev)
             for s in range(rows):
                 backprop_activation(codes[l - 1], A[s], D_prev[s])
-        d_cur, d_next = d_next, d_cur
+            in_a = not in_a
+            D = D_prev
+
+
+@kernel
+def row_dot(w, d):
+    acc = w.dtype.type(0.0)
+    for j in range(w.shape[0]):
+        acc += w[j] * d[j]
+    return acc
 
 
 @kernel
@@ -64,9 +97,8 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
     """One sample's SGD step on one layer, fused with backpropagation through it.
 
     a: ``(n_in,)`` inputs, of which ``index[:k]`` are the nonzero ones; d: ``(n_out,)``
-    deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Each row of W is
-    read for d_prev and updated in the same pass. Without a penalty only the rows of nonzero
-    inputs change.
+    deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Without a
+    penalty only the rows of nonzero inputs change.
     """
     n_in, n_out = W.shape
     if l1 != 0 or l2 != 0:
@@ -92,34 +124,25 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
 
 
 @kernel
-def row_dot(w, d):
-    acc = w.dtype.type(0.0)
-    for j in range(w.shape[0]):
-        acc += w[j] * d[j]
-    return acc
+def backward_sgd(params, sizes, w_off, b_off, codes, x, k0, ws, lr, l1, l2):
+    """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step.
 
-
-@kernel
-def backward_sgd(params, sizes, w_off, b_off, codes, x, input_index, k0, work, offsets,
-                 d_out, d_spare, index, lr, l1, l2):
-    """Backpropagate one sample's output deltas and take its SGD step, layer by layer.
-
-    x: ``(n_in,)`` the sample, ``input_index[:k0]`` its nonzero inputs; the workspace holds
-    its hidden activations (one row per layer).
+    x: ``(n_in,)`` the sample, ``ws.input_index[:k0]`` its nonzero inputs; the workspace
+    holds its hidden activations from ``forward_sample``.
     """
     n_layers = sizes.shape[0] - 1
-    d_cur, d_next = d_out, d_spare
+    d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
         n_in, n_out = sizes[l], sizes[l + 1]
         W = weight(params, sizes, w_off, l)
         b = bias(params, sizes, b_off, l)
         if l == 0:
-            dense_backward_sgd(x, input_index, k0, W, b, d_cur[:n_out], d_next[:n_in], False,
-                               lr, l1, l2)
+            dense_backward_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out], d_next[:n_in],
+                               False, lr, l1, l2)
         else:
-            a = layer_block(work, offsets, sizes, l - 1, 1)[0]
-            k = nonzeros(a, index)
-            dense_backward_sgd(a, index, k, W, b, d_cur[:n_out], d_next[:n_in], True,
+            a = layer_block(ws, sizes, l - 1, 1)[0]
+            k = nonzeros(a, ws.index)
+            dense_backward_sgd(a, ws.index, k, W, b, d_cur[:n_out], d_next[:n_in], True,
                                lr, l1, l2)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         d_cur, d_next = d_next, d_cur

@@ -1,6 +1,4 @@
-"""Views into the flat parameter buffer and the activation workspace."""
-import numpy as np
-
+"""Views of one layer's tensors in a flat buffer laid out like the parameters."""
 from .jit import kernel
 
 
@@ -15,23 +13,3 @@ def weight(params, sizes, w_off, l):
 def bias(params, sizes, b_off, l):
     """b_l, a ``(n_out,)`` view of the flat buffer."""
     return params[b_off[l]:b_off[l] + sizes[l + 1]]
-
-
-@kernel
-def workspace_offsets(sizes, capacity):
-    """Where layer l's output block of ``capacity`` rows starts in the activation workspace.
-
-    Returns int64 ``(L + 1,)``; the last entry is the workspace's total length.
-    """
-    n_layers = sizes.shape[0] - 1
-    offsets = np.zeros(n_layers + 1, np.int64)
-    for l in range(n_layers):
-        offsets[l + 1] = offsets[l] + capacity * sizes[l + 1]
-    return offsets
-
-
-@kernel
-def layer_block(work, offsets, sizes, l, rows):
-    """The ``(rows, n_out)`` output block of layer l in the activation workspace."""
-    n_out = sizes[l + 1]
-    return work[offsets[l]:offsets[l] + rows * n_out].reshape((rows, n_out))

@@ -1,13 +1,14 @@
-"""Outputs, loss and exact gradient over a whole dataset, in blocks of rows."""
+"""Outputs, loss and exact gradient over a whole dataset, in chunks of rows."""
 import numpy as np
 
 from .activations import activate
 from .forward import forward
 from .jit import kernel
 from .loss import output_loss
-from .train import accumulate_gradient, workspace
+from .train import batch_gradient
+from .workspace import delta_block, workspace
 
-BLOCK = 256
+CHUNK = 256
 
 
 @kernel
@@ -15,11 +16,10 @@ def outputs(params, sizes, w_off, b_off, codes, X, out):
     """out <- the network's output activations for X ``(n, n_in)``; out: ``(n, n_out)``."""
     n_layers = sizes.shape[0] - 1
     n = X.shape[0]
-    work, offsets, _, _, index = workspace(params, sizes, min(BLOCK, n))
-    for start in range(0, n, BLOCK):
-        rows = min(BLOCK, n - start)
-        Z = forward(params, sizes, w_off, b_off, codes, X[start:start + rows], work, offsets,
-                    index)
+    ws = workspace(params, sizes, min(CHUNK, n))
+    for start in range(0, n, CHUNK):
+        rows = min(CHUNK, n - start)
+        Z, _ = forward(params, sizes, w_off, b_off, codes, X[start:start + rows], ws)
         for s in range(rows):
             activate(codes[n_layers - 1], Z[s])
             out[start + s] = Z[s]
@@ -31,21 +31,23 @@ def loss_and_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, grad,
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     n = X.shape[0]
-    work, offsets, d_a, d_b, index = workspace(params, sizes, min(BLOCK, n))
+    ws = workspace(params, sizes, min(CHUNK, n))
     scale = params.dtype.type(1.0) / params.dtype.type(n)
     rows_index = np.arange(n)
+    chunk_grad = np.empty_like(params)
     grad[:] = 0
     total = 0.0
-    for start in range(0, n, BLOCK):
-        rows = min(BLOCK, n - start)
+    for start in range(0, n, CHUNK):
+        rows = min(CHUNK, n - start)
         A0 = X[start:start + rows]
         if want_grad:
-            total += accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T,
-                                         rows_index[start:start + rows], scale,
-                                         work, offsets, d_a, d_b, index, grad)
+            total += batch_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T,
+                                    rows_index[start:start + rows], scale, ws, chunk_grad)
+            grad += chunk_grad
         else:
-            Z = forward(params, sizes, w_off, b_off, codes, A0, work, offsets, index)
+            Z, _ = forward(params, sizes, w_off, b_off, codes, A0, ws)
+            D = delta_block(ws.d_a, rows, n_out)
             for s in range(rows):
-                total += output_loss(codes[n_layers - 1], loss_code, Z[s], T[start + s],
-                                     d_a[:n_out], scale)
+                total += output_loss(codes[n_layers - 1], loss_code, Z[s], T[start + s], D[s],
+                                     scale)
     return total / n

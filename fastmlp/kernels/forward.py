@@ -1,7 +1,17 @@
-"""Forward pass: z = a @ W + b, then the activation, layer by layer."""
+"""Forward pass: z = a @ W + b, then the activation, layer by layer.
+
+A block of rows goes through BLAS (``np.dot``) layer by layer, except that a sparse first
+layer input (most MNIST pixels are 0) adds only the rows of W its nonzero inputs select.
+One sample goes row by row, skipping zero inputs in every layer.
+"""
+import numpy as np
 from .activations import activate
-from .buffers import bias, layer_block, weight
+from .buffers import bias, weight
 from .jit import kernel
+from .workspace import layer_block
+
+# Below this fraction of nonzero inputs, skipping zeros beats a dense matrix product.
+SPARSE_BELOW = 0.3
 
 
 @kernel
@@ -35,45 +45,88 @@ def dense_forward_row(a, index, k, W, b, z):
 
 
 @kernel
-def forward(params, sizes, w_off, b_off, codes, A0, work, offsets, index):
+def density(A):
+    """The fraction of A's entries that are nonzero."""
+    count = 0
+    for s in range(A.shape[0]):
+        for i in range(A.shape[1]):
+            count += A[s, i] != 0
+    return count / A.size
+
+
+@kernel
+def input_nonzeros(A, ptr, index):
+    """The nonzero positions of every row of A: row s's are ``index[ptr[s]:ptr[s + 1]]``."""
+    nnz = 0
+    for s in range(A.shape[0]):
+        ptr[s] = nnz
+        nnz += nonzeros(A[s], index[nnz:])
+    ptr[A.shape[0]] = nnz
+
+
+@kernel
+def sparse_forward(A, ptr, index, W, b, Z):
+    """Z = A @ W + b over A's nonzeros only."""
+    for s in range(A.shape[0]):
+        dense_forward_row(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, b, Z[s])
+
+
+@kernel
+def gemm_forward(A, W, b, Z):
+    """Z = A @ W + b with BLAS."""
+    np.dot(A, W, Z)
+    for s in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            Z[s, j] += b[j]
+
+
+@kernel
+def forward(params, sizes, w_off, b_off, codes, A0, ws):
     """Run every layer on the block A0 ``(rows, n_in)``.
 
-    Hidden layers' activations land in the workspace blocks; the output layer's block holds
+    Hidden layers' activations land in the workspace's blocks; the output layer's block holds
     its pre-activations z, left for the loss (which applies the output activation). Returns
-    that output block ``(rows, n_out)``. index: int64 scratch as long as the widest layer.
+    that block ``(rows, n_out)`` and whether the input was taken as sparse (its nonzero
+    positions are then in ``ws.ptr``/``ws.input_index`` for the backward pass).
     """
     n_layers = sizes.shape[0] - 1
     rows = A0.shape[0]
+    sparse = density(A0) < SPARSE_BELOW
+    if sparse:
+        input_nonzeros(A0, ws.ptr, ws.input_index)
     A = A0
     for l in range(n_layers):
         W = weight(params, sizes, w_off, l)
         b = bias(params, sizes, b_off, l)
-        Z = layer_block(work, offsets, sizes, l, rows)
-        for s in range(rows):
-            k = nonzeros(A[s], index)
-            dense_forward_row(A[s], index, k, W, b, Z[s])
-            if l < n_layers - 1:
+        Z = layer_block(ws, sizes, l, rows)
+        if l == 0 and sparse:
+            sparse_forward(A, ws.ptr, ws.input_index, W, b, Z)
+        else:
+            gemm_forward(A, W, b, Z)
+        if l < n_layers - 1:
+            for s in range(rows):
                 activate(codes[l], Z[s])
         A = Z
-    return A
+    return A, sparse
 
 
 @kernel
-def forward_sample(params, sizes, w_off, b_off, codes, x, input_index, work, offsets, index):
-    """``forward`` for one sample x ``(n_in,)``, keeping the list of its nonzero inputs in
-    input_index for the update. Returns (output pre-activations ``(n_out,)``, that list's length).
+def forward_sample(params, sizes, w_off, b_off, codes, x, ws):
+    """``forward`` for one sample x ``(n_in,)``, keeping the positions of its nonzero inputs
+    in ``ws.input_index`` for the update. Returns (output pre-activations ``(n_out,)``, their
+    count).
     """
     n_layers = sizes.shape[0] - 1
-    k0 = nonzeros(x, input_index)
+    k0 = nonzeros(x, ws.input_index)
     a = x
     for l in range(n_layers):
-        z = layer_block(work, offsets, sizes, l, 1)[0]
+        z = layer_block(ws, sizes, l, 1)[0]
         if l == 0:
-            dense_forward_row(x, input_index, k0, weight(params, sizes, w_off, 0),
+            dense_forward_row(x, ws.input_index, k0, weight(params, sizes, w_off, 0),
                               bias(params, sizes, b_off, 0), z)
         else:
-            k = nonzeros(a, index)
-            dense_forward_row(a, index, k, weight(params, sizes, w_off, l),
+            k = nonzeros(a, ws.index)
+            dense_forward_row(a, ws.index, k, weight(params, sizes, w_off, l),
                               bias(params, sizes, b_off, l), z)
         if l < n_layers - 1:
             activate(codes[l], z)

@@ -12,3 +12,4 @@ FASTMATH = {"reassoc", "contract"}
 def kernel(func):
     """Compile ``func`` lazily (once per dtype), caching the machine code on disk."""
     return njit(cache=True, fastmath=FASTMATH)(func)
+

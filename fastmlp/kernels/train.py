@@ -2,30 +2,18 @@
 import numpy as np
 
 from .backward import backward, backward_sgd
-from .buffers import workspace_offsets
 from .forward import forward, forward_sample
 from .jit import kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient
 from .update import sgd
+from .workspace import delta_block, workspace
 
 
 @kernel
-def workspace(params, sizes, capacity):
-    """Activation and delta buffers for blocks of up to ``capacity`` rows, and an index
-    scratch as long as the widest layer."""
-    offsets = workspace_offsets(sizes, capacity)
-    work = np.empty(offsets[-1], params.dtype)
-    width = sizes.max()
-    d_a = np.empty(capacity * width, params.dtype)
-    d_b = np.empty(capacity * width, params.dtype)
-    return work, offsets, d_a, d_b, np.empty(width, np.int64)
-
-
-@kernel
-def accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, targets,
-                        scale, work, offsets, d_a, d_b, index, grad):
-    """grad += scale * gradient of the summed loss of the block A0; returns that summed loss.
+def batch_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, targets, scale, ws,
+                   grad):
+    """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss.
 
     A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
     to A0's row s.
@@ -33,12 +21,12 @@ def accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, ta
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     rows = A0.shape[0]
-    Z = forward(params, sizes, w_off, b_off, codes, A0, work, offsets, index)
+    Z, sparse = forward(params, sizes, w_off, b_off, codes, A0, ws)
+    D = delta_block(ws.d_a, rows, n_out)
     loss = 0.0
     for s in range(rows):
-        loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]],
-                            d_a[s * n_out:(s + 1) * n_out], scale)
-    backward(params, sizes, w_off, b_off, codes, A0, work, offsets, d_a, d_b, grad)
+        loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]], D[s], scale)
+    backward(params, sizes, w_off, b_off, codes, A0, sparse, ws, D, grad)
     return loss
 
 
@@ -52,16 +40,13 @@ def sgd_epoch_samples(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     one = params.dtype.type(1.0)
-    work, offsets, d_a, d_b, index = workspace(params, sizes, 1)
-    input_index = np.empty(sizes[0], np.int64)
+    ws = workspace(params, sizes, 1)
     total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
-        z, k0 = forward_sample(params, sizes, w_off, b_off, codes, X[i], input_index,
-                               work, offsets, index)
-        total += output_loss(codes[n_layers - 1], loss_code, z, T[i], d_a[:n_out], one)
-        backward_sgd(params, sizes, w_off, b_off, codes, X[i], input_index, k0, work, offsets,
-                     d_a, d_b, index, lr, l1, l2)
+        z, k0 = forward_sample(params, sizes, w_off, b_off, codes, X[i], ws)
+        total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
+        backward_sgd(params, sizes, w_off, b_off, codes, X[i], k0, ws, lr, l1, l2)
     return total
 
 
@@ -75,7 +60,7 @@ def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     """
     n = order.shape[0]
     capacity = min(batch_size, n)
-    work, offsets, d_a, d_b, index = workspace(params, sizes, capacity)
+    ws = workspace(params, sizes, capacity)
     A0 = np.empty((capacity, sizes[0]), params.dtype)
     grad = np.empty_like(params)
     one = params.dtype.type(1.0)
@@ -85,10 +70,8 @@ def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         batch = order[start:start + rows]
         for s in range(rows):
             A0[s] = X[batch[s]]
-        grad[:] = 0
-        total += accumulate_gradient(params, sizes, w_off, b_off, codes, loss_code,
-                                     A0[:rows], T, batch, one / params.dtype.type(rows),
-                                     work, offsets, d_a, d_b, index, grad)
+        total += batch_gradient(params, sizes, w_off, b_off, codes, loss_code, A0[:rows], T,
+                                batch, one / params.dtype.type(rows), ws, grad)
         add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
         sgd(params, grad, lr)
     return total

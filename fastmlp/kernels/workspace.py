@@ -1,0 +1,47 @@
+"""The scratch buffers of a kernel call, allocated once per call and sized by the batch."""
+from collections import namedtuple
+
+import numpy as np
+
+from .jit import kernel
+
+# work: every layer's output block of ``capacity`` rows, one after another (see ``offsets``).
+# d_a, d_b: two delta buffers of ``capacity`` rows of the widest layer.
+# index: a nonzero list for one row of the widest layer.
+# ptr, input_index: the nonzero positions of a block of inputs, row s's being
+#   input_index[ptr[s]:ptr[s + 1]] (compressed sparse rows), and the same regrouped by input,
+#   input i's rows being col_rows[col_ptr[i]:col_ptr[i + 1]].
+Workspace = namedtuple("Workspace", ["work", "offsets", "d_a", "d_b", "index", "ptr",
+                                     "input_index", "col_ptr", "col_rows"])
+
+
+@kernel
+def workspace(params, sizes, capacity):
+    """A Workspace for blocks of up to ``capacity`` rows."""
+    n_layers = sizes.shape[0] - 1
+    offsets = np.zeros(n_layers + 1, np.int64)
+    for l in range(n_layers):
+        offsets[l + 1] = offsets[l] + capacity * sizes[l + 1]
+    width = sizes.max()
+    return Workspace(np.empty(offsets[-1], params.dtype), offsets,
+                     np.empty(capacity * width, params.dtype),
+                     np.empty(capacity * width, params.dtype),
+                     np.empty(width, np.int32),
+                     np.empty(capacity + 1, np.int64),
+                     np.empty(capacity * width, np.int32),
+                     np.empty(sizes[0] + 1, np.int64),
+                     np.empty(capacity * sizes[0], np.int32))
+
+
+@kernel
+def layer_block(ws, sizes, l, rows):
+    """The ``(rows, n_out)`` output block of layer l."""
+    n_out = sizes[l + 1]
+    start = ws.offsets[l]
+    return ws.work[start:start + rows * n_out].reshape((rows, n_out))
+
+
+@kernel
+def delta_block(buffer, rows, width):
+    """A ``(rows, width)`` view of the start of a delta buffer."""
+    return buffer[:rows * width].reshape((rows, width))
