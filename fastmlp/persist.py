@@ -7,31 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from .atomic import write_atomically
 
 FORMAT = "fastmlp-model-1"
 
 
 def write(path, config: dict, params: np.ndarray, rng_state: dict) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fastmlp-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, format=np.array(FORMAT), config=np.array(json.dumps(config)),
-                     params=params, rng_state=np.array(json.dumps(rng_state)))
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(os.path.abspath(os.fspath(path)), lambda f: np.savez(
+        f, format=np.array(FORMAT), config=np.array(json.dumps(config)), params=params,
+        rng_state=np.array(json.dumps(rng_state))))
 
 
 def read(path) -> tuple[dict, np.ndarray, dict]:

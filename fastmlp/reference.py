@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import BaseNetwork, DivergenceError  # noqa: F401  (re-exported for symmetry)
+from .model import BaseNetwork
 
 
 def sigmoid(z):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastmlp import DivergenceError, Network
+from fastmlp import DivergenceError
 
 from conftest import make_data
 

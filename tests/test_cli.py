@@ -1,32 +1,203 @@
+import os
 import re
 import subprocess
 import sys
+import urllib.error
 
-from fastmlp.cli import main
+import numpy as np
+import pytest
+
+from fastmlp import Network, datasets, download
+from fastmlp.cli import confusion_matrix, main
+from fakes import mnist_arrays, write_bike_csv, write_mnist
+
+EPOCH = re.compile(r"epoch\s+(\d+)\s+loss ([\d.]+)\s+(test|val) loss ([\d.]+)\s+"
+                   r"(?:test|val) (accuracy|MSE) ([\d.]+)\s+([\d.]+) s")
+
+
+def run(*args):
+    """The command in a new process (as a user runs it): (returncode, stdout, stderr)."""
+    result = subprocess.run([sys.executable, "-m", "fastmlp.cli", *args], capture_output=True,
+                            text=True)
+    return result.returncode, result.stdout, result.stderr
+
+
+def one_line_error(capsys, argv, *fragments):
+    """main(argv) fails with status 2 and a single 'fastmlp: error:' line holding fragments."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fastmlp: error: "), err
+    for fragment in fragments:
+        assert fragment in err[0], err[0]
+    return err[0]
 
 
 def test_train_digits_prints_epochs_and_final_accuracy(capsys):
     assert main(["train", "digits", "--epochs", "3"]) == 0
     out = capsys.readouterr().out
-    epochs = re.findall(r"epoch\s+(\d+)\s+loss ([\d.]+)\s+train accuracy ([\d.]+)\s+([\d.]+) s", out)
+    epochs = EPOCH.findall(out)
     assert [int(e[0]) for e in epochs] == [1, 2, 3]
-    final = re.search(r"test accuracy ([\d.]+)\s+total ([\d.]+) s", out)
-    assert final and float(final.group(1)) > 0.9
+    assert {e[2] for e in epochs} == {"test"} and {e[4] for e in epochs} == {"accuracy"}
+    final = re.search(r"train accuracy ([\d.]+)\s+test accuracy ([\d.]+)\s+total ([\d.]+) s",
+                      out)
+    assert final and float(final.group(2)) > 0.9
+    assert re.search(r"training [\d.]+ s: [\d.]+ s per epoch, [\d,]+ samples/s", out)
 
 
 def test_train_xor(capsys):
     assert main(["train", "xor", "--epochs", "2000"]) == 0
     out = capsys.readouterr().out
     assert "test accuracy 1.0000" in out
+    assert len(EPOCH.findall(out)) == 20  # every 100th epoch
 
 
-def test_errors_are_one_line():
-    result = subprocess.run([sys.executable, "-m", "fastmlp.cli", "train", "--lr", "-1"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+def test_train_options_reach_the_network(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "digits", "--layers", "16,8", "--activation", "tanh,relu",
+                 "--output", "sigmoid", "--init", "he", "--epochs", "2", "--batch-size", "8",
+                 "--lr", "0.2", "--l1", "1e-5", "--l2", "1e-4", "--dtype", "float64",
+                 "--seed", "3", "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "network [64, 16, 8, 10], tanh/relu hidden, sigmoid output, binary_cross_entropy" \
+           " loss, he init, float64; 2 epochs, batch_size=8, lr=0.2, l1=1e-05, l2=0.0001, " \
+           "seed=3" in out
+    net = Network.load(model)
+    assert net.sizes == (64, 16, 8, 10) and net.dtype == np.float64
+    assert net.config.activations == ("tanh", "relu") and net.config.init == "he"
+    # The same settings through the API give the same parameters: one fit per epoch is fit(2).
+    X, y, _, _ = datasets.load_digits()
+    same = Network([64, 16, 8, 10], ["tanh", "relu"], "sigmoid", init="he", dtype=np.float64,
+                   seed=3)
+    same.fit(X, y, epochs=2, batch_size=8, lr=0.2, l1=1e-5, l2=1e-4)
+    assert np.array_equal(same.params, net.params)
+
+
+def test_save_evaluate_predict(tmp_path, capsys):
+    model = tmp_path / "digits.npz"
+    assert main(["train", "digits", "--epochs", "5", "--save", str(model)]) == 0
+    assert f"saved the network to {model}" in capsys.readouterr().out
+
+    assert main(["evaluate", str(model), "digits"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(re.search(r"loss [\d.]+\s+accuracy ([\d.]+)", out).group(1))
+    net = Network.load(model)
+    _, _, X_test, y_test = datasets.load_digits()
+    assert accuracy == pytest.approx(net.score(X_test, y_test), abs=1e-4)
+    table = out[out.index("true\\pred"):].splitlines()
+    counts = np.array([[int(v) for v in row.split()[1:]] for row in table[1:]])
+    assert counts.shape == (10, 10) and counts.sum() == 359
+    assert np.trace(counts) == round(accuracy * 359)
+
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, X_test[:5])
+    assert main(["predict", str(model), str(inputs)]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines == [str(v) for v in net.predict(X_test[:5])]
+    np.save(inputs, X_test[0])  # one sample as a 1-D array
+    assert main(["predict", str(model), str(inputs)]) == 0
+    assert capsys.readouterr().out.split() == [str(net.predict(X_test[:1])[0])]
+    np.save(inputs, X_test[:5])
+    out_file = tmp_path / "p.npy"
+    assert main(["predict", str(model), str(inputs), "--proba", "--out", str(out_file)]) == 0
+    np.testing.assert_allclose(np.load(out_file), net.predict_proba(X_test[:5]))
+
+
+def test_confusion_matrix():
+    m = confusion_matrix(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]), 3)
+    assert m.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
+
+
+def test_train_mnist_and_bike_from_files_of_our_own(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(datasets, "MNIST_SHA256",
+                        write_mnist(tmp_path / "mnist", mnist_arrays(n_train=50, n_test=20)))
+    monkeypatch.setattr(datasets, "BIKE_SHA256", write_bike_csv(tmp_path / "bike-sharing"))
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path))
+    assert main(["train", "mnist", "--epochs", "2", "--layers", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist: 50 training, 20 test samples; network [784, 8, 10]" in out
+    assert re.search(r"train accuracy [\d.]+\s+test accuracy [\d.]+\s+total", out)
+
+    model = tmp_path / "bike.npz"
+    assert main(["train", "bike", "--epochs", "3", "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    epochs = EPOCH.findall(out)
+    assert [e[2] for e in epochs] == ["val"] * 3 and epochs[0][4] == "MSE"
+    assert re.search(r"train MSE [\d.]+\s+val MSE [\d.]+\s+test MSE [\d.]+\s+total", out)
+    assert re.search(r"test RMSE [\d.]+ rides per hour", out)
+    assert main(["evaluate", str(model), "bike", "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert "bike val set, 1440 samples" in out and "MSE" in out and "confusion" not in out
+
+
+def test_plot(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "curves.png"
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    one_line_error(capsys, ["train", "xor", "--epochs", "10", "--plot", str(path)],
+                   "--plot needs matplotlib", "pip install 'fastmlp[plot]'")
+    monkeypatch.undo()
+    pytest.importorskip("matplotlib")
+    assert main(["train", "xor", "--epochs", "10", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    code, _, err = run("train", "--lr", "-1")
+    assert code == 2
+    assert err.strip().splitlines() == [
         "fastmlp: error: --epochs and --batch-size must be >= 1 and --lr > 0; got 20, 1, -1"]
-    result = subprocess.run([sys.executable, "-m", "fastmlp.cli", "train", "mnist"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "invalid choice: 'mnist'" in result.stderr
-    assert "Traceback" not in result.stderr
+    code, _, err = run("train", "imagenet")
+    assert code == 2 and "invalid choice: 'imagenet'" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+    one_line_error(capsys, ["train", "digits", "--l2", "-0.1"], "--l1 and --l2 must be >= 0")
+    one_line_error(capsys, ["train", "digits", "--activation", "swish", "--epochs", "1"],
+                   "unknown activation 'swish'")
+    one_line_error(capsys, ["train", "digits", "--activation", "tanh,relu", "--epochs", "1"],
+                   "--activation lists 2 names for 1 hidden layers")
+    one_line_error(capsys, ["train", "digits", "--output", "identity", "--epochs", "1"])
+    one_line_error(capsys, ["train", "xor", "--lr", "1e6", "--epochs", "50"],
+                   "training diverged")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "digits", "--layers", "128,x"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expected hidden layer widths like 128,64; got '128,x'" in err[0]
+
+    one_line_error(capsys, ["evaluate", str(tmp_path / "none.npz"), "digits"],
+                   "no model file at")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a model")
+    one_line_error(capsys, ["evaluate", str(junk), "digits"], "is not a readable fastmlp model")
+    one_line_error(capsys, ["predict", str(junk), str(junk)], "is not a readable fastmlp model")
+    model = tmp_path / "xor.npz"
+    assert main(["train", "xor", "--epochs", "1", "--save", str(model)]) == 0
+    capsys.readouterr()
+    one_line_error(capsys, ["evaluate", str(model), "digits"],
+                   "is a network [2, 3, 1]; digits needs 64 inputs and 10 outputs")
+    one_line_error(capsys, ["evaluate", str(model), "xor", "--split", "val"],
+                   "xor has no 'val' split")
+    one_line_error(capsys, ["predict", str(model), str(tmp_path / "none.npy")],
+                   "no input file at")
+    np.save(tmp_path / "x.npy", np.zeros((3, 5)))
+    one_line_error(capsys, ["predict", str(model), str(tmp_path / "x.npy")],
+                   "holds an array of shape (3, 5); the network expects (n, 2)")
+
+
+def test_missing_data_is_one_line(tmp_path, monkeypatch, capsys):
+    def no_network(url, timeout):
+        raise urllib.error.URLError("no network in the tests")
+
+    monkeypatch.setattr(download, "_open_url", no_network)
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path))
+    one_line_error(capsys, ["train", "mnist"], "could not download train-images-idx3-ubyte.gz",
+                   "no network in the tests", str(tmp_path / "mnist"))
+    one_line_error(capsys, ["train", "bike"], "could not download hour.csv",
+                   str(tmp_path / "bike-sharing"))
+
+
+def test_real_mnist_one_epoch(capsys):
+    if not os.environ.get("FASTMLP_DATA"):
+        pytest.skip("FASTMLP_DATA is not set: no real MNIST to train on")
+    assert main(["train", "mnist", "--epochs", "1", "--layers", "32"]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"test accuracy ([\d.]+)\s+total", out).group(1)) > 0.9

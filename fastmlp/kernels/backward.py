@@ -8,7 +8,7 @@ import numpy as np
 
 from .activations import backprop_activation
 from .buffers import bias, weight
-from .forward import input_nonzeros, nonzeros
+from .forward import nonzeros
 from .jit import kernel
 from .workspace import delta_block, layer_block
 

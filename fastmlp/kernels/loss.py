@@ -5,7 +5,7 @@ where the probabilities round to 0 or 1.
 """
 import numpy as np
 
-from .activations import IDENTITY, SIGMOID, SOFTMAX, activate
+from .activations import SIGMOID, SOFTMAX, activate
 from .jit import kernel
 
 MSE = 0
