@@ -6,6 +6,7 @@ Subclasses supply the math: ``_train`` (one epoch of SGD), ``_outputs``, ``_data
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -87,33 +88,34 @@ class BaseNetwork:
         if validation_data is not None:
             history.update(val_loss=[], val_score=[])
         last_good = self._params.copy()
-        for epoch in range(1, epochs + 1):
-            rng_state = self._rng.bit_generator.state
-            start = time.perf_counter()
-            order = self._rng.permutation(n) if shuffle else np.arange(n)
-            # Overflow is caught below as divergence, not warned about sample by sample.
-            with np.errstate(over="ignore", invalid="ignore"):
-                total = self._train(X, T, order, batch_size, lr, l1, l2)
-                seconds = time.perf_counter() - start
-                loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
-            if not (np.isfinite(loss) and np.isfinite(self._params.sum())):
-                self._params[:] = last_good
-                self._rng.bit_generator.state = rng_state
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch}: the loss became {loss} (lr={lr:g}, "
-                    f"batch_size={batch_size}); the parameters are those after epoch "
-                    f"{epoch - 1} of this call. Try a smaller lr.")
-            last_good[:] = self._params
-            history["loss"].append(float(loss))
-            history["time"].append(seconds)
-            line = f"epoch {epoch}/{epochs}  loss {loss:.6f}"
-            if validation_data is not None:
-                history["val_loss"].append(self._total_loss(X_val, T_val, l1, l2))
-                history["val_score"].append(self._score_targets(X_val, T_val))
-                line += (f"  val_loss {history['val_loss'][-1]:.6f}"
-                         f"  val_score {history['val_score'][-1]:.4f}")
-            if verbose:
-                print(f"{line}  {seconds:.3f}s", flush=True)
+        with self._compute_context():  # once per call, not per epoch
+            for epoch in range(1, epochs + 1):
+                rng_state = self._rng.bit_generator.state
+                start = time.perf_counter()
+                order = self._rng.permutation(n) if shuffle else np.arange(n)
+                # Overflow is caught below as divergence, not warned about sample by sample.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    total = self._train(X, T, order, batch_size, lr, l1, l2)
+                    seconds = time.perf_counter() - start
+                    loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
+                if not (np.isfinite(loss) and np.isfinite(self._params.sum())):
+                    self._params[:] = last_good
+                    self._rng.bit_generator.state = rng_state
+                    raise DivergenceError(
+                        f"training diverged in epoch {epoch}: the loss became {loss} (lr={lr:g}, "
+                        f"batch_size={batch_size}); the parameters are those after epoch "
+                        f"{epoch - 1} of this call. Try a smaller lr.")
+                last_good[:] = self._params
+                history["loss"].append(float(loss))
+                history["time"].append(seconds)
+                line = f"epoch {epoch}/{epochs}  loss {loss:.6f}"
+                if validation_data is not None:
+                    history["val_loss"].append(self._total_loss(X_val, T_val, l1, l2))
+                    history["val_score"].append(self._score_targets(X_val, T_val))
+                    line += (f"  val_loss {history['val_loss'][-1]:.6f}"
+                             f"  val_score {history['val_score'][-1]:.4f}")
+                if verbose:
+                    print(f"{line}  {seconds:.3f}s", flush=True)
         return history
 
     # --- inference ------------------------------------------------------------------------
@@ -207,6 +209,10 @@ class BaseNetwork:
     def _outputs(self, X) -> np.ndarray:
         """Output activations ``(n, n_out)``."""
         raise NotImplementedError
+
+    def _compute_context(self):
+        """A context to train in (fastmlp.Network: one BLAS thread)."""
+        return contextlib.nullcontext()
 
     def _data_loss(self, X, T, want_grad: bool) -> tuple[float, np.ndarray | None]:
         """Mean loss over the samples, and its gradient as a new flat array if asked."""

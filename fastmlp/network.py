@@ -51,9 +51,11 @@ class Network(BaseNetwork):
         if batch_size == 1:
             return sgd_epoch_samples(*self._kernel_args(), self.config.loss_code, X, T, order,
                                      s(lr), s(l1), s(l2))
-        with _one_blas_thread():
-            return sgd_epoch_batches(*self._kernel_args(), self.config.loss_code, X, T, order,
-                                     batch_size, s(lr), s(l1), s(l2))
+        return sgd_epoch_batches(*self._kernel_args(), self.config.loss_code, X, T, order,
+                                 batch_size, s(lr), s(l1), s(l2))
+
+    def _compute_context(self):
+        return _one_blas_thread()
 
     def _outputs(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
