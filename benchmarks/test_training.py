@@ -1,0 +1,30 @@
+"""Training speed: every workload (a pytest-benchmark group) times every contender.
+
+One timed call is one epoch, or for the slower contenders a fixed subset of one (see
+``Workload.subset``); the report scales to a full epoch. JIT compilation and first-call costs
+are paid by a warm-up before timing. No assertion on times: the report makes the claims, and
+records each contender's held-out score after training so a fast wrong kernel cannot hide.
+"""
+import pytest
+
+from benchmarks import contenders
+from benchmarks.workloads import WORKLOADS
+
+CASES = [pytest.param(w, kind, threads, id=f"{w.name}-{contenders.name(kind, threads)}")
+         for w in WORKLOADS for kind, threads in contenders.LINEUP]
+
+
+@pytest.mark.parametrize("workload, kind, threads", CASES)
+def test_training(benchmark, workload, kind, threads):
+    requires = contenders.KINDS[kind].requires
+    if requires:
+        pytest.importorskip(requires, reason=f"{requires} is not installed (pip install -e "
+                                             f"'.[peers]')")
+    contender = contenders.make(kind, threads, workload)
+    _, rounds, iterations = workload.timing()
+    benchmark.group = workload.name
+    benchmark.extra_info.update(contender.info())
+    with contender.pinned():
+        benchmark.pedantic(contender.epoch, rounds=rounds, iterations=iterations)
+    benchmark.extra_info["samples_trained"] = contender.calls * contender.samples
+    benchmark.extra_info["score"] = contender.score()
