@@ -12,6 +12,7 @@ from .forward import nonzeros
 from .jit import kernel
 from .workspace import delta_block, layer_block
 
+
 @kernel
 def sparse_weight_gradient(A, ptr, index, D, dW, col_ptr, col_rows):
     """dW = A^T D over A's nonzeros (row s's positions are ``index[ptr[s]:ptr[s + 1]]``).
