@@ -88,23 +88,22 @@ class BaseNetwork:
         if validation_data is not None:
             history.update(val_loss=[], val_score=[])
         last_good = self._params.copy()
-        with self._compute_context():  # once per call, not per epoch
+        rng_at_start = self._rng.bit_generator.state
+        # Overflow is caught below as divergence, not warned about sample by sample.
+        with self._compute_context(), np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
-                rng_state = self._rng.bit_generator.state
                 start = time.perf_counter()
                 order = self._rng.permutation(n) if shuffle else np.arange(n)
-                # Overflow is caught below as divergence, not warned about sample by sample.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    total = self._train(X, T, order, batch_size, lr, l1, l2)
-                    seconds = time.perf_counter() - start
-                    loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
+                total = self._train(X, T, order, batch_size, lr, l1, l2)
+                seconds = time.perf_counter() - start
+                loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
                 if not (np.isfinite(loss) and np.isfinite(self._params.sum())):
                     self._params[:] = last_good
-                    self._rng.bit_generator.state = rng_state
+                    self._replay_shuffles(rng_at_start, epoch - 1 if shuffle else 0, n)
                     raise DivergenceError(
-                        f"training diverged in epoch {epoch}: the loss became {loss} (lr={lr:g}, "
-                        f"batch_size={batch_size}); the parameters are those after epoch "
-                        f"{epoch - 1} of this call. Try a smaller lr.")
+                        f"training diverged in epoch {epoch}: the loss became {loss} "
+                        f"(lr={lr:g}, batch_size={batch_size}); the parameters are those after "
+                        f"epoch {epoch - 1} of this call. Try a smaller lr.")
                 last_good[:] = self._params
                 history["loss"].append(float(loss))
                 history["time"].append(seconds)
@@ -117,6 +116,13 @@ class BaseNetwork:
                 if verbose:
                     print(f"{line}  {seconds:.3f}s", flush=True)
         return history
+
+    def _replay_shuffles(self, state: dict, epochs: int, n: int) -> None:
+        """Put the random state where it was after ``epochs`` shuffles from ``state``: cheaper
+        than saving it every epoch, and needed only when training diverges."""
+        self._rng.bit_generator.state = state
+        for _ in range(epochs):
+            self._rng.permutation(n)
 
     # --- inference ------------------------------------------------------------------------
 

@@ -39,8 +39,10 @@ class Network(BaseNetwork):
     """
 
     def _kernel_args(self):
-        c, lay = self.config, self.layout
-        return self._params, lay.sizes, lay.w_off, lay.b_off, c.codes
+        if not hasattr(self, "_args"):  # built once: the per-epoch cost matters for tiny nets
+            lay = self.layout
+            self._args = (self._params, lay.sizes, lay.w_off, lay.b_off, self.config.codes)
+        return self._args
 
     def _scalar(self, x):
         # A float64 scalar would promote float32 kernels' arithmetic to float64.
@@ -71,6 +73,8 @@ class Network(BaseNetwork):
         return loss, grad if want_grad else None
 
     def _penalty(self, l1, l2, want_grad):
+        if l1 == 0 and l2 == 0 and not want_grad:
+            return 0.0, None
         lay, s = self.layout, self._scalar
         value = penalty(self._params, lay.sizes, lay.w_off, s(l1), s(l2))
         if not want_grad:

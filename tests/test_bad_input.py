@@ -1,4 +1,6 @@
 """Bad input gets a clear ValueError/TypeError before anything changes."""
+import re
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,9 @@ def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):
     assert "after epoch 0" not in str(info.value)
     reached = net.params.copy()
     assert np.all(np.isfinite(reached)) and abs(reached[0]) > 1e10
+    # The random state is where the last good epoch left it: one shuffle per good epoch.
+    good_epochs = int(re.search(r"diverged in epoch (\d+)", str(info.value)).group(1)) - 1
+    fresh = Impl([1, 1], output="identity", seed=0)
+    for _ in range(good_epochs):
+        fresh._rng.permutation(1)
+    assert net._rng.bit_generator.state == fresh._rng.bit_generator.state
