@@ -131,9 +131,10 @@ def test_divergence_stops_and_keeps_last_good_epoch(Impl):
 
 
 def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):
-    # The loss grows every epoch (lr just above the stable limit) and overflows after a few.
-    X = np.array([[1.0]], np.float32)
-    y = np.array([1.0], np.float32)
+    # The loss grows every epoch (lr above the stable limit) and overflows after a few; three
+    # samples, so that every shuffle draws from the random state.
+    X = np.ones((3, 1), np.float32)
+    y = np.ones(3, np.float32)
     net = Impl([1, 1], output="identity", seed=0)
     net.params[:] = [0.5, 0.0]
     with pytest.raises(DivergenceError, match=r"epoch (\d+)") as info:
@@ -145,5 +146,5 @@ def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):
     good_epochs = int(re.search(r"diverged in epoch (\d+)", str(info.value)).group(1)) - 1
     fresh = Impl([1, 1], output="identity", seed=0)
     for _ in range(good_epochs):
-        fresh._rng.permutation(1)
+        fresh._rng.permutation(3)
     assert net._rng.bit_generator.state == fresh._rng.bit_generator.state
