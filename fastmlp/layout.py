@@ -38,10 +38,6 @@ class Layout:
             offset += sizes[l + 1]
         return cls(sizes, w_off, b_off, int(offset))
 
-    @property
-    def n_layers(self) -> int:
-        return len(self.sizes) - 1
-
     def weights(self, buffer: np.ndarray) -> list[np.ndarray]:
         """Views ``(n_in, n_out)`` of every layer's weights in ``buffer``."""
         return [buffer[o:o + n_in * n_out].reshape(n_in, n_out)
@@ -50,10 +46,3 @@ class Layout:
     def biases(self, buffer: np.ndarray) -> list[np.ndarray]:
         """Views ``(n_out,)`` of every layer's biases in ``buffer``."""
         return [buffer[o:o + n_out] for o, n_out in zip(self.b_off, self.sizes[1:])]
-
-    def weight_mask(self) -> np.ndarray:
-        """Boolean ``(size,)``: True where the buffer holds a weight, False for a bias."""
-        mask = np.zeros(self.size, bool)
-        for o, n_in, n_out in zip(self.w_off, self.sizes[:-1], self.sizes[1:]):
-            mask[o:o + n_in * n_out] = True
-        return mask
