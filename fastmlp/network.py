@@ -38,11 +38,12 @@ class Network(BaseNetwork):
     ``b (n_out,)``; ``weights[l]`` and ``biases[l]`` are views into it.
     """
 
+    @functools.cached_property
     def _kernel_args(self):
-        if not hasattr(self, "_args"):  # built once: the per-epoch cost matters for tiny nets
-            lay = self.layout
-            self._args = (self._params, lay.sizes, lay.w_off, lay.b_off, self.config.codes)
-        return self._args
+        """The network as kernels see it; built once, as the per-epoch cost counts for tiny
+        networks."""
+        lay = self.layout
+        return self._params, lay.sizes, lay.w_off, lay.b_off, self.config.codes
 
     def _scalar(self, x):
         # A float64 scalar would promote float32 kernels' arithmetic to float64.
@@ -51,9 +52,9 @@ class Network(BaseNetwork):
     def _train(self, X, T, order, batch_size, lr, l1, l2) -> float:
         s = self._scalar
         if batch_size == 1:
-            return sgd_epoch_samples(*self._kernel_args(), self.config.loss_code, X, T, order,
+            return sgd_epoch_samples(*self._kernel_args, self.config.loss_code, X, T, order,
                                      s(lr), s(l1), s(l2))
-        return sgd_epoch_batches(*self._kernel_args(), self.config.loss_code, X, T, order,
+        return sgd_epoch_batches(*self._kernel_args, self.config.loss_code, X, T, order,
                                  batch_size, s(lr), s(l1), s(l2))
 
     def _compute_context(self):
@@ -62,13 +63,13 @@ class Network(BaseNetwork):
     def _outputs(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
         with _one_blas_thread():
-            outputs(*self._kernel_args(), X, out)
+            outputs(*self._kernel_args, X, out)
         return out
 
     def _data_loss(self, X, T, want_grad):
         grad = np.empty_like(self._params)
         with _one_blas_thread():
-            loss = loss_and_gradient(*self._kernel_args(), self.config.loss_code, X, T, grad,
+            loss = loss_and_gradient(*self._kernel_args, self.config.loss_code, X, T, grad,
                                      want_grad)
         return loss, grad if want_grad else None
 
