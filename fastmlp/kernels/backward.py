@@ -7,10 +7,9 @@ sample the SGD step is fused into the pass (see ``dense_backward_sgd``).
 import numpy as np
 
 from .activations import backprop_activation
-from .buffers import bias, weight
 from .forward import nonzeros
 from .jit import kernel
-from .workspace import delta_block, layer_block
+from .workspace import delta_block, layer_block, layer_row
 
 
 @kernel
@@ -56,28 +55,28 @@ def column_sums(D, out):
 
 
 @kernel
-def backward(params, sizes, w_off, b_off, codes, A0, sparse, ws, d_out, grad):
-    """grad <- the gradient whose output deltas are ``d_out`` ``(rows, n_out)``.
+def backward(net, codes, A0, sparse, ws, d_out, grad):
+    """grad (Layers of the gradient buffer) <- the gradient of ``net`` whose output deltas are
+    ``d_out`` ``(rows, n_out)``.
 
     A0: ``(rows, n_in)`` the inputs; the workspace holds every hidden layer's activations from
     ``forward`` (and A0's nonzero positions if ``sparse``). d_out must be ``ws.d_a``'s start;
     both delta buffers are overwritten.
     """
-    n_layers = sizes.shape[0] - 1
+    n_layers = len(net.W)
     rows = A0.shape[0]
     D = d_out
     in_a = True  # D lives in ws.d_a; the next deltas go to the other buffer
     for l in range(n_layers - 1, -1, -1):
-        W = weight(params, sizes, w_off, l)
-        dW = weight(grad, sizes, w_off, l)
-        A = A0 if l == 0 else layer_block(ws, sizes, l - 1, rows)
+        W, dW = net.W[l], grad.W[l]
+        A = A0 if l == 0 else layer_block(ws, l - 1, rows)
         if l == 0 and sparse:
             sparse_weight_gradient(A, ws.ptr, ws.input_index, D, dW, ws.col_ptr, ws.col_rows)
         else:
             np.dot(A.T, D, dW)
-        column_sums(D, bias(grad, sizes, b_off, l))
+        column_sums(D, grad.b[l])
         if l > 0:
-            D_prev = delta_block(ws.d_b if in_a else ws.d_a, rows, sizes[l])
+            D_prev = delta_block(ws.d_b if in_a else ws.d_a, rows, W.shape[0])
             np.dot(D, W.T, D_prev)
             for s in range(rows):
                 backprop_activation(codes[l - 1], A[s], D_prev[s])
@@ -86,10 +85,11 @@ def backward(params, sizes, w_off, b_off, codes, A0, sparse, ws, d_out, grad):
 
 
 @kernel
-def row_dot(w, d):
-    acc = w.dtype.type(0.0)
-    for j in range(w.shape[0]):
-        acc += w[j] * d[j]
+def row_dot(W, i, d):
+    """W[i] . d"""
+    acc = W.dtype.type(0.0)
+    for j in range(W.shape[1]):
+        acc += W[i, j] * d[j]
     return acc
 
 
@@ -106,42 +106,40 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
         for i in range(n_in):
             w = W[i]
             if want_prev:
-                d_prev[i] = row_dot(w, d)
+                d_prev[i] = row_dot(W, i, d)
             a_i = a[i]
             for j in range(n_out):
                 w[j] -= lr * (a_i * d[j] + l1 * np.sign(w[j]) + l2 * w[j])
     else:
         if want_prev:
             for i in range(n_in):
-                d_prev[i] = row_dot(W[i], d)
+                d_prev[i] = row_dot(W, i, d)
         for t in range(k):
             i = index[t]
             a_i = a[i]
-            w = W[i]
             for j in range(n_out):
-                w[j] -= lr * (a_i * d[j])
+                W[i, j] -= lr * (a_i * d[j])
     for j in range(n_out):
         b[j] -= lr * d[j]
 
 
 @kernel
-def backward_sgd(params, sizes, w_off, b_off, codes, x, k0, ws, lr, l1, l2):
+def backward_sgd(net, codes, x, k0, ws, lr, l1, l2):
     """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step.
 
     x: ``(n_in,)`` the sample, ``ws.input_index[:k0]`` its nonzero inputs; the workspace
     holds its hidden activations from ``forward_sample``.
     """
-    n_layers = sizes.shape[0] - 1
+    n_layers = len(net.W)
     d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        W = weight(params, sizes, w_off, l)
-        b = bias(params, sizes, b_off, l)
+        W, b = net.W[l], net.b[l]
+        n_in, n_out = W.shape
         if l == 0:
             dense_backward_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out], d_next[:n_in],
                                False, lr, l1, l2)
         else:
-            a = layer_block(ws, sizes, l - 1, 1)[0]
+            a = layer_row(ws, l - 1)
             k = nonzeros(a, ws.index)
             dense_backward_sgd(a, ws.index, k, W, b, d_cur[:n_out], d_next[:n_in], True,
                                lr, l1, l2)

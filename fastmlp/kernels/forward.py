@@ -6,9 +6,8 @@ One sample goes row by row, skipping zero inputs in every layer.
 """
 import numpy as np
 from .activations import activate
-from .buffers import bias, weight
 from .jit import kernel
-from .workspace import layer_block
+from .workspace import layer_block, layer_row
 
 # Below this fraction of nonzero inputs, skipping zeros beats a dense matrix product.
 SPARSE_BELOW = 0.3
@@ -39,9 +38,8 @@ def dense_forward_row(a, index, k, W, b, z):
     for t in range(k):
         i = index[t]
         a_i = a[i]
-        w = W[i]
         for j in range(n_out):
-            z[j] += a_i * w[j]
+            z[j] += a_i * W[i, j]
 
 
 @kernel
@@ -81,24 +79,23 @@ def gemm_forward(A, W, b, Z):
 
 
 @kernel
-def forward(params, sizes, w_off, b_off, codes, A0, ws):
-    """Run every layer on the block A0 ``(rows, n_in)``.
+def forward(net, codes, A0, ws):
+    """Run every layer of ``net`` (Layers) on the block A0 ``(rows, n_in)``.
 
     Hidden layers' activations land in the workspace's blocks; the output layer's block holds
     its pre-activations z, left for the loss (which applies the output activation). Returns
     that block ``(rows, n_out)`` and whether the input was taken as sparse (its nonzero
     positions are then in ``ws.ptr``/``ws.input_index`` for the backward pass).
     """
-    n_layers = sizes.shape[0] - 1
+    n_layers = len(net.W)
     rows = A0.shape[0]
     sparse = density(A0) < SPARSE_BELOW
     if sparse:
         input_nonzeros(A0, ws.ptr, ws.input_index)
     A = A0
     for l in range(n_layers):
-        W = weight(params, sizes, w_off, l)
-        b = bias(params, sizes, b_off, l)
-        Z = layer_block(ws, sizes, l, rows)
+        W, b = net.W[l], net.b[l]
+        Z = layer_block(ws, l, rows)
         if l == 0 and sparse:
             sparse_forward(A, ws.ptr, ws.input_index, W, b, Z)
         else:
@@ -111,23 +108,21 @@ def forward(params, sizes, w_off, b_off, codes, A0, ws):
 
 
 @kernel
-def forward_sample(params, sizes, w_off, b_off, codes, x, ws):
+def forward_sample(net, codes, x, ws):
     """``forward`` for one sample x ``(n_in,)``, keeping the positions of its nonzero inputs
     in ``ws.input_index`` for the update. Returns (output pre-activations ``(n_out,)``, their
     count).
     """
-    n_layers = sizes.shape[0] - 1
+    n_layers = len(net.W)
     k0 = nonzeros(x, ws.input_index)
     a = x
     for l in range(n_layers):
-        z = layer_block(ws, sizes, l, 1)[0]
+        z = layer_row(ws, l)
         if l == 0:
-            dense_forward_row(x, ws.input_index, k0, weight(params, sizes, w_off, 0),
-                              bias(params, sizes, b_off, 0), z)
+            dense_forward_row(x, ws.input_index, k0, net.W[0], net.b[0], z)
         else:
             k = nonzeros(a, ws.index)
-            dense_forward_row(a, ws.index, k, weight(params, sizes, w_off, l),
-                              bias(params, sizes, b_off, l), z)
+            dense_forward_row(a, ws.index, k, net.W[l], net.b[l], z)
         if l < n_layers - 1:
             activate(codes[l], z)
         a = z

@@ -3,6 +3,7 @@ import numpy as np
 
 from .backward import backward, backward_sgd
 from .forward import forward, forward_sample
+from .buffers import layers
 from .jit import kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient
@@ -11,22 +12,22 @@ from .workspace import delta_block, workspace
 
 
 @kernel
-def batch_gradient(params, sizes, w_off, b_off, codes, loss_code, A0, T, targets, scale, ws,
-                   grad):
+def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
     """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss.
 
+    net, grad: Layers of the parameters and of the gradient buffer.
     A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
     to A0's row s.
     """
-    n_layers = sizes.shape[0] - 1
-    n_out = sizes[n_layers]
+    n_layers = len(net.W)
     rows = A0.shape[0]
-    Z, sparse = forward(params, sizes, w_off, b_off, codes, A0, ws)
+    Z, sparse = forward(net, codes, A0, ws)
+    n_out = Z.shape[1]
     D = delta_block(ws.d_a, rows, n_out)
     loss = 0.0
     for s in range(rows):
         loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]], D[s], scale)
-    backward(params, sizes, w_off, b_off, codes, A0, sparse, ws, D, grad)
+    backward(net, codes, A0, sparse, ws, D, grad)
     return loss
 
 
@@ -40,13 +41,14 @@ def sgd_epoch_samples(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     one = params.dtype.type(1.0)
+    net = layers(params, sizes, w_off, b_off)
     ws = workspace(params, sizes, 1)
     total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
-        z, k0 = forward_sample(params, sizes, w_off, b_off, codes, X[i], ws)
+        z, k0 = forward_sample(net, codes, X[i], ws)
         total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
-        backward_sgd(params, sizes, w_off, b_off, codes, X[i], k0, ws, lr, l1, l2)
+        backward_sgd(net, codes, X[i], k0, ws, lr, l1, l2)
     return total
 
 
@@ -63,6 +65,8 @@ def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     ws = workspace(params, sizes, capacity)
     A0 = np.empty((capacity, sizes[0]), params.dtype)
     grad = np.empty_like(params)
+    net = layers(params, sizes, w_off, b_off)
+    grad_layers = layers(grad, sizes, w_off, b_off)
     one = params.dtype.type(1.0)
     total = 0.0
     for start in range(0, n, batch_size):
@@ -70,8 +74,8 @@ def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         batch = order[start:start + rows]
         for s in range(rows):
             A0[s] = X[batch[s]]
-        total += batch_gradient(params, sizes, w_off, b_off, codes, loss_code, A0[:rows], T,
-                                batch, one / params.dtype.type(rows), ws, grad)
+        total += batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
+                                one / params.dtype.type(rows), ws, grad_layers)
         add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
         sgd(params, grad, lr)
     return total

@@ -5,13 +5,14 @@ import numpy as np
 
 from .jit import kernel
 
-# work: every layer's output block of ``capacity`` rows, one after another (see ``offsets``).
+# work: every layer's output block of ``capacity`` rows, one after another; layer l's block
+#   starts at offsets[l] and holds rows of widths[l].
 # d_a, d_b: two delta buffers of ``capacity`` rows of the widest layer.
 # index: a nonzero list for one row of the widest layer.
 # ptr, input_index: the nonzero positions of a block of inputs, row s's being
 #   input_index[ptr[s]:ptr[s + 1]] (compressed sparse rows), and the same regrouped by input,
 #   input i's rows being col_rows[col_ptr[i]:col_ptr[i + 1]].
-Workspace = namedtuple("Workspace", ["work", "offsets", "d_a", "d_b", "index", "ptr",
+Workspace = namedtuple("Workspace", ["work", "offsets", "widths", "d_a", "d_b", "index", "ptr",
                                      "input_index", "col_ptr", "col_rows"])
 
 
@@ -23,7 +24,7 @@ def workspace(params, sizes, capacity):
     for l in range(n_layers):
         offsets[l + 1] = offsets[l] + capacity * sizes[l + 1]
     width = sizes.max()
-    return Workspace(np.empty(offsets[-1], params.dtype), offsets,
+    return Workspace(np.empty(offsets[-1], params.dtype), offsets, sizes[1:].copy(),
                      np.empty(capacity * width, params.dtype),
                      np.empty(capacity * width, params.dtype),
                      np.empty(width, np.int32),
@@ -34,11 +35,18 @@ def workspace(params, sizes, capacity):
 
 
 @kernel
-def layer_block(ws, sizes, l, rows):
+def layer_block(ws, l, rows):
     """The ``(rows, n_out)`` output block of layer l."""
-    n_out = sizes[l + 1]
+    n_out = ws.widths[l]
     start = ws.offsets[l]
     return ws.work[start:start + rows * n_out].reshape((rows, n_out))
+
+
+@kernel
+def layer_row(ws, l):
+    """The first row ``(n_out,)`` of layer l's output block, without a 2-D view's cost."""
+    start = ws.offsets[l]
+    return ws.work[start:start + ws.widths[l]]
 
 
 @kernel
