@@ -8,7 +8,7 @@ import numpy as np
 
 from .activations import backprop_activation
 from .forward import nonzeros
-from .jit import kernel
+from .jit import kernel, inline_kernel
 from .workspace import delta_block, layer_block, layer_row
 
 
@@ -84,7 +84,7 @@ def backward(net, codes, A0, sparse, ws, d_out, grad):
             D = D_prev
 
 
-@kernel
+@inline_kernel
 def row_dot(W, i, d):
     """W[i] . d"""
     acc = W.dtype.type(0.0)
@@ -93,7 +93,7 @@ def row_dot(W, i, d):
     return acc
 
 
-@kernel
+@inline_kernel
 def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
     """One sample's SGD step on one layer, fused with backpropagation through it.
 
@@ -123,7 +123,7 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
         b[j] -= lr * d[j]
 
 
-@kernel
+@inline_kernel
 def backward_sgd(net, codes, x, k0, ws, lr, l1, l2):
     """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step.
 

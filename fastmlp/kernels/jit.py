@@ -13,3 +13,9 @@ def kernel(func):
     """Compile ``func`` lazily (once per dtype), caching the machine code on disk."""
     return njit(cache=True, fastmath=FASTMATH)(func)
 
+
+def inline_kernel(func):
+    """``kernel``, inlined into its callers. For the per-sample steps: a call passes every
+    array's fields and adjusts reference counts, which costs as much as a small layer's
+    arithmetic."""
+    return njit(cache=True, fastmath=FASTMATH, inline="always")(func)

@@ -4,7 +4,7 @@ import numpy as np
 from .backward import backward, backward_sgd
 from .forward import forward, forward_sample
 from .buffers import layers
-from .jit import kernel
+from .jit import kernel, inline_kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient
 from .update import sgd

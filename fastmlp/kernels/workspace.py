@@ -3,7 +3,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .jit import kernel
+from .jit import kernel, inline_kernel
 
 # work: every layer's output block of ``capacity`` rows, one after another; layer l's block
 #   starts at offsets[l] and holds rows of widths[l].
@@ -42,7 +42,7 @@ def layer_block(ws, l, rows):
     return ws.work[start:start + rows * n_out].reshape((rows, n_out))
 
 
-@kernel
+@inline_kernel
 def layer_row(ws, l):
     """The first row ``(n_out,)`` of layer l's output block, without a 2-D view's cost."""
     start = ws.offsets[l]
