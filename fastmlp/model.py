@@ -1,7 +1,8 @@
 """What fastmlp.Network and fastmlp.reference.Network share: configuration, the flat buffer,
 input checks, the epoch loop and its history, prediction, scoring, save and load.
 
-Subclasses supply the math: ``_train`` (one epoch of SGD), ``_outputs``, ``_data_loss``
+Subclasses supply the math: ``_train`` (one epoch of SGD) or ``_train_epochs`` (several,
+with the divergence check after each), ``_outputs``, ``_data_loss``
 (mean loss and its gradient) and ``_penalty`` (l1/l2 value and gradient).
 """
 from __future__ import annotations
@@ -15,6 +16,12 @@ from . import persist
 from .checks import as_features, as_targets, positive_int, real
 from .config import Config, initial_params
 from .layout import Layout
+
+
+# A kernel call trains at most this many sample visits' worth of epochs (its orders are int64),
+# and grows towards CALL_SECONDS of work.
+MAX_ORDERS = 1 << 20
+CALL_SECONDS = 0.1
 
 
 class DivergenceError(FloatingPointError):
@@ -87,42 +94,69 @@ class BaseNetwork:
         history = {"loss": [], "time": []}
         if validation_data is not None:
             history.update(val_loss=[], val_score=[])
+        # Without per-epoch reporting, one call trains several epochs: for a tiny network,
+        # the Python around a call costs more than an epoch. The count grows while calls
+        # stay short, so an interrupt or a divergence is still noticed within a fraction of a
+        # second.
+        per_call = 1
+        each_epoch = validation_data is not None or verbose
         last_good = self._params.copy()
         rng_at_start = self._rng.bit_generator.state
-        # Overflow is caught below as divergence, not warned about sample by sample.
+        # Overflow is caught by the divergence check, not warned about sample by sample.
         with self._compute_context(), np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(1, epochs + 1):
+            done = 0
+            while done < epochs:
+                k = min(per_call, epochs - done, max(1, MAX_ORDERS // n))
+                orders = self._orders(k, n, shuffle)
+                losses = np.empty(k)
                 start = time.perf_counter()
-                order = self._rng.permutation(n) if shuffle else np.arange(n)
-                total = self._train(X, T, order, batch_size, lr, l1, l2)
+                completed = self._train_epochs(X, T, orders, batch_size, lr, l1, l2, losses,
+                                               last_good)
                 seconds = time.perf_counter() - start
-                loss = total / n + self._penalty(l1, l2, want_grad=False)[0]
-                if not (np.isfinite(loss) and np.isfinite(self._params.sum())):
-                    self._params[:] = last_good
+                if completed < k:
+                    epoch = done + completed + 1
                     self._replay_shuffles(rng_at_start, epoch - 1 if shuffle else 0, n)
                     raise DivergenceError(
-                        f"training diverged in epoch {epoch}: the loss became {loss} "
-                        f"(lr={lr:g}, batch_size={batch_size}); the parameters are those after "
-                        f"epoch {epoch - 1} of this call. Try a smaller lr.")
-                last_good[:] = self._params
-                history["loss"].append(float(loss))
-                history["time"].append(seconds)
-                line = f"epoch {epoch}/{epochs}  loss {loss:.6f}"
-                if validation_data is not None:
-                    history["val_loss"].append(self._total_loss(X_val, T_val, l1, l2))
-                    history["val_score"].append(self._score_targets(X_val, T_val))
-                    line += (f"  val_loss {history['val_loss'][-1]:.6f}"
-                             f"  val_score {history['val_score'][-1]:.4f}")
-                if verbose:
-                    print(f"{line}  {seconds:.3f}s", flush=True)
+                        f"training diverged in epoch {epoch}: the loss became "
+                        f"{losses[completed]} (lr={lr:g}, batch_size={batch_size}); the "
+                        f"parameters are those after epoch {epoch - 1} of this call. "
+                        f"Try a smaller lr.")
+                for e in range(k):
+                    done += 1
+                    history["loss"].append(float(losses[e]))
+                    history["time"].append(seconds / k)
+                    line = f"epoch {done}/{epochs}  loss {losses[e]:.6f}"
+                    if validation_data is not None:
+                        history["val_loss"].append(self._total_loss(X_val, T_val, l1, l2))
+                        history["val_score"].append(self._score_targets(X_val, T_val))
+                        line += (f"  val_loss {history['val_loss'][-1]:.6f}"
+                                 f"  val_score {history['val_score'][-1]:.4f}")
+                    if verbose:
+                        print(f"{line}  {seconds:.3f}s", flush=True)
+                if not each_epoch and seconds < CALL_SECONDS / 4:
+                    per_call = k * 4
         return history
+
+    def _orders(self, epochs: int, n: int, shuffle: bool) -> np.ndarray:
+        """The order in which each of ``epochs`` epochs visits the samples ``(epochs, n)``.
+
+        Shuffled rows are drawn from the random state as ``epochs`` calls of
+        ``permutation(n)`` would draw them, in one call: for a tiny network a call per epoch
+        costs more than its training.
+        """
+        orders = np.empty((epochs, n), np.int64)
+        orders[:] = np.arange(n)
+        if shuffle:
+            self._rng.permuted(orders, axis=1, out=orders)
+        return orders
 
     def _replay_shuffles(self, state: dict, epochs: int, n: int) -> None:
         """Put the random state where it was after ``epochs`` shuffles from ``state``: cheaper
         than saving it every epoch, and needed only when training diverges."""
         self._rng.bit_generator.state = state
-        for _ in range(epochs):
-            self._rng.permutation(n)
+        step = max(1, MAX_ORDERS // n)
+        for start in range(0, epochs, step):
+            self._orders(min(step, epochs - start), n, shuffle=True)
 
     # --- inference ------------------------------------------------------------------------
 
@@ -211,6 +245,21 @@ class BaseNetwork:
     def _train(self, X, T, order, batch_size, lr, l1, l2) -> float:
         """One epoch of SGD over ``order``; returns the sum of the per-sample losses."""
         raise NotImplementedError
+
+    def _train_epochs(self, X, T, orders, batch_size, lr, l1, l2, losses, last_good) -> int:
+        """One epoch of SGD per row of ``orders`` ``(epochs, n)``. losses[e] <- epoch e's
+        loss (mean per-sample loss plus the penalty at its end). After each epoch, if that loss
+        or a parameter is not finite, restore ``last_good`` and return e (the epochs
+        completed); otherwise copy the parameters into ``last_good``. Returns the number of
+        epochs."""
+        for e, order in enumerate(orders):
+            total = self._train(X, T, order, batch_size, lr, l1, l2)
+            losses[e] = total / len(order) + self._penalty(l1, l2, want_grad=False)[0]
+            if not (np.isfinite(losses[e]) and np.isfinite(self._params).all()):
+                self._params[:] = last_good
+                return e
+            last_good[:] = self._params
+        return len(orders)
 
     def _outputs(self, X) -> np.ndarray:
         """Output activations ``(n, n_out)``."""

@@ -7,7 +7,7 @@ import numpy as np
 
 from .kernels.evaluate import loss_and_gradient, outputs
 from .kernels.penalty import add_penalty_gradient, penalty
-from .kernels.train import sgd_epoch_batches, sgd_epoch_samples
+from .kernels.train import sgd_batch_epochs, sgd_sample_epochs
 from .model import BaseNetwork
 
 
@@ -49,13 +49,13 @@ class Network(BaseNetwork):
         # A float64 scalar would promote float32 kernels' arithmetic to float64.
         return self.config.dtype.type(x)
 
-    def _train(self, X, T, order, batch_size, lr, l1, l2) -> float:
+    def _train_epochs(self, X, T, orders, batch_size, lr, l1, l2, losses, last_good) -> int:
         s = self._scalar
         if batch_size == 1:
-            return sgd_epoch_samples(*self._kernel_args, self.config.loss_code, X, T, order,
-                                     s(lr), s(l1), s(l2))
-        return sgd_epoch_batches(*self._kernel_args, self.config.loss_code, X, T, order,
-                                 batch_size, s(lr), s(l1), s(l2))
+            return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
+                                     s(lr), s(l1), s(l2), losses, last_good)
+        return sgd_batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
+                                batch_size, s(lr), s(l1), s(l2), losses, last_good)
 
     def _compute_context(self):
         return _one_blas_thread()

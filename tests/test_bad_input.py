@@ -148,3 +148,8 @@ def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):
     for _ in range(good_epochs):
         fresh._rng.permutation(3)
     assert net._rng.bit_generator.state == fresh._rng.bit_generator.state
+    # The parameters are those of the last good epoch, bit for bit.
+    again = Impl([1, 1], output="identity", seed=0)
+    again.params[:] = [0.5, 0.0]
+    again.fit(X, y, epochs=good_epochs, lr=3.0)
+    assert np.array_equal(net.params, again.params)

@@ -34,6 +34,26 @@ def test_fit_continues_from_current_parameters():
     assert np.array_equal(once.params, twice.params)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_epochs_batched_into_one_call_change_nothing(Impl, batch_size):
+    # A tiny network trains many epochs per kernel call; per-epoch calls must agree with it.
+    sizes = [2, 3, 2]
+    X, y = make_data(sizes, "softmax", None, n=6, dtype=np.float64)
+    together = Impl(sizes, dtype=np.float64, seed=3)
+    per_call = []
+    train_epochs = together._train_epochs
+    together._train_epochs = lambda X, T, orders, *rest: (per_call.append(len(orders)),
+                                                          train_epochs(X, T, orders, *rest))[1]
+    history = together.fit(X, y, epochs=300, batch_size=batch_size, lr=0.2, l1=0.001)
+    assert max(per_call) > 1 and sum(per_call) == 300
+    apart = Impl(sizes, dtype=np.float64, seed=3)
+    losses = [apart.fit(X, y, batch_size=batch_size, lr=0.2, l1=0.001)["loss"][0]
+              for _ in range(300)]
+    assert np.array_equal(together.params, apart.params)
+    assert history["loss"] == losses and len(history["time"]) == 300
+    assert together._rng.bit_generator.state == apart._rng.bit_generator.state
+
+
 def test_no_shuffle_visits_samples_in_order(Impl):
     sizes = [3, 2]
     X, y = make_data(sizes, "identity", "mse", n=5, dtype=np.float64)

@@ -1,6 +1,7 @@
 """Outputs, loss and exact gradient over a whole dataset, in chunks of rows."""
 import numpy as np
 
+from .arrays import add, copy
 from .activations import activate
 from .forward import forward
 from .buffers import layers
@@ -24,7 +25,7 @@ def outputs(params, sizes, w_off, b_off, codes, X, out):
         Z, _ = forward(net, codes, X[start:start + rows], ws)
         for s in range(rows):
             activate(codes[n_layers - 1], Z[s])
-            out[start + s] = Z[s]
+            copy(Z[s], out[start + s])
 
 
 @kernel
@@ -47,7 +48,7 @@ def loss_and_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, grad,
         if want_grad:
             total += batch_gradient(net, codes, loss_code, A0, T, rows_index[start:start + rows],
                                     scale, ws, chunk_layers)
-            grad += chunk_grad
+            add(chunk_grad, grad)
         else:
             Z, _ = forward(net, codes, A0, ws)
             D = delta_block(ws.d_a, rows, n_out)

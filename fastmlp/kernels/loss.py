@@ -33,20 +33,21 @@ def output_loss(out_code, loss_code, z, t, delta, scale):
     one = z.dtype.type(1.0)
     loss = 0.0
     if loss_code == CROSS_ENTROPY:
-        # -sum t log p with log p = z - logsumexp(z); dL/dz = p * sum(t) - t.
+        # -sum t log p with log p = (z - m) - log(sum exp(z - m)), m = max z (so exp never
+        # overflows); dL/dz = p * sum(t) - t.
         m = z[0]
         for k in range(1, n):
             m = max(m, z[k])
         total = zero
-        for k in range(n):
-            total += np.exp(z[k] - m)
-        lse = m + np.log(total)
         t_sum = zero
         for k in range(n):
-            loss += t[k] * (lse - z[k])
+            loss -= t[k] * (z[k] - m)
             t_sum += t[k]
-        activate(SOFTMAX, z)
+            z[k] = np.exp(z[k] - m)
+            total += z[k]
+        loss += t_sum * np.log(total)
         for k in range(n):
+            z[k] /= total
             delta[k] = scale * (z[k] * t_sum - t[k])
     elif loss_code == BINARY_CROSS_ENTROPY:
         # log s = -softplus(-z), log(1 - s) = -softplus(z); dL/dz = s - t.

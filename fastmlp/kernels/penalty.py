@@ -8,6 +8,8 @@ from .jit import kernel
 def penalty(params, sizes, w_off, l1, l2):
     """The penalty's value, as float64."""
     total = 0.0
+    if l1 == 0 and l2 == 0:
+        return total
     for l in range(sizes.shape[0] - 1):
         start = w_off[l]
         for k in range(start, start + sizes[l] * sizes[l + 1]):

@@ -1,12 +1,13 @@
-"""Whole-epoch SGD loops: one call trains every sample of ``order``, no Python in between."""
+"""SGD loops: one call trains whole epochs, no Python in between."""
 import numpy as np
 
+from .arrays import copy
 from .backward import backward, backward_sgd
-from .forward import forward, forward_sample
 from .buffers import layers
-from .jit import kernel, inline_kernel
+from .forward import forward, forward_sample
+from .jit import kernel
 from .loss import output_loss
-from .penalty import add_penalty_gradient
+from .penalty import add_penalty_gradient, penalty
 from .update import sgd
 from .workspace import delta_block, workspace
 
@@ -32,50 +33,95 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
 
 
 @kernel
-def sgd_epoch_samples(params, sizes, w_off, b_off, codes, loss_code, X, T, order, lr, l1, l2):
-    """Per-sample SGD over the samples ``order`` (int64 indices into X and T), in that order.
-
-    X: ``(n, n_in)``, T: ``(n, n_out)``, both of params' dtype. lr, l1, l2: scalars of that
-    dtype. Returns the sum of the per-sample losses, each taken before its step.
-    """
-    n_layers = sizes.shape[0] - 1
-    n_out = sizes[n_layers]
-    one = params.dtype.type(1.0)
-    net = layers(params, sizes, w_off, b_off)
-    ws = workspace(params, sizes, 1)
-    total = 0.0
-    for k in range(order.shape[0]):
-        i = order[k]
-        z, k0 = forward_sample(net, codes, X[i], ws)
-        total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
-        backward_sgd(net, codes, X[i], k0, ws, lr, l1, l2)
-    return total
-
-
-@kernel
-def sgd_epoch_batches(params, sizes, w_off, b_off, codes, loss_code, X, T, order, batch_size,
-                      lr, l1, l2):
+def sgd_epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, batch_size, ws,
+                      A0, grad, grad_layers, lr, l1, l2):
     """Minibatch SGD over the samples ``order``, taken ``batch_size`` at a time.
 
     Each step is params -= lr * (mean gradient of the batch + penalty gradient); the last
-    batch may be smaller. Returns the sum of the per-sample losses, each taken before its step.
+    batch may be smaller. A0 ``(batch_size, n_in)`` and grad (flat, and its Layers) are
+    scratch. Returns the sum of the per-sample losses, each taken before its step.
     """
     n = order.shape[0]
-    capacity = min(batch_size, n)
-    ws = workspace(params, sizes, capacity)
-    A0 = np.empty((capacity, sizes[0]), params.dtype)
-    grad = np.empty_like(params)
-    net = layers(params, sizes, w_off, b_off)
-    grad_layers = layers(grad, sizes, w_off, b_off)
     one = params.dtype.type(1.0)
     total = 0.0
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
         batch = order[start:start + rows]
         for s in range(rows):
-            A0[s] = X[batch[s]]
+            copy(X[batch[s]], A0[s])
         total += batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
                                 one / params.dtype.type(rows), ws, grad_layers)
         add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
         sgd(params, grad, lr)
     return total
+
+
+@kernel
+def all_finite(params):
+    """Whether every parameter is finite (their sum in float64 cannot overflow, but carries
+    any NaN or infinity)."""
+    total = 0.0
+    for k in range(params.shape[0]):
+        total += params[k]
+    return np.isfinite(total)
+
+
+@kernel
+def end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
+    """losses[e] <- the epoch's loss: ``total / n`` (the mean of its per-sample losses) plus
+    the penalty. If that loss or a parameter is not finite, params <- last_good and returns
+    False; otherwise last_good <- params and returns True."""
+    losses[e] = total / n + penalty(params, sizes, w_off, l1, l2)
+    if not (np.isfinite(losses[e]) and all_finite(params)):
+        copy(last_good, params)
+        return False
+    copy(params, last_good)
+    return True
+
+
+# The two entry points below train one epoch per row of ``orders`` ``(epochs, n)``, each row
+# the order in which that epoch visits the samples (int64 indices into X and T). X ``(n, n_in)``
+# and T ``(n, n_out)`` are of params' dtype, and so are the scalars lr, l1, l2. Every epoch
+# ends with ``end_epoch``; they return the number of epochs completed, fewer than asked if
+# training diverged (the parameters are then those of the last good epoch). Per-sample and
+# minibatch training are separate kernels so that each compiles only when used.
+
+@kernel
+def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, lr, l1, l2,
+                      losses, last_good):
+    """Per-sample SGD for ``orders.shape[0]`` epochs (see above)."""
+    n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    n = orders.shape[1]
+    one = params.dtype.type(1.0)
+    net = layers(params, sizes, w_off, b_off)
+    ws = workspace(params, sizes, 1)
+    for e in range(orders.shape[0]):
+        total = 0.0  # the losses, each taken before its sample's step
+        for k in range(n):
+            i = orders[e, k]
+            z, k0 = forward_sample(net, codes, X[i], ws)
+            total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
+            backward_sgd(net, codes, X[i], k0, ws, lr, l1, l2)
+        if not end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
+            return e
+    return orders.shape[0]
+
+
+@kernel
+def sgd_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, batch_size,
+                     lr, l1, l2, losses, last_good):
+    """Minibatch SGD for ``orders.shape[0]`` epochs (see above)."""
+    n = orders.shape[1]
+    capacity = min(batch_size, n)
+    net = layers(params, sizes, w_off, b_off)
+    ws = workspace(params, sizes, capacity)
+    A0 = np.empty((capacity, sizes[0]), params.dtype)
+    grad = np.empty_like(params)
+    grad_layers = layers(grad, sizes, w_off, b_off)
+    for e in range(orders.shape[0]):
+        total = sgd_epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
+                                  batch_size, ws, A0, grad, grad_layers, lr, l1, l2)
+        if not end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
+            return e
+    return orders.shape[0]

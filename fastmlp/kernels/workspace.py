@@ -23,7 +23,9 @@ def workspace(params, sizes, capacity):
     offsets = np.zeros(n_layers + 1, np.int64)
     for l in range(n_layers):
         offsets[l + 1] = offsets[l] + capacity * sizes[l + 1]
-    width = sizes.max()
+    width = 0
+    for l in range(n_layers + 1):  # (sizes.max() costs a second of compilation)
+        width = max(width, sizes[l])
     return Workspace(np.empty(offsets[-1], params.dtype), offsets, sizes[1:].copy(),
                      np.empty(capacity * width, params.dtype),
                      np.empty(capacity * width, params.dtype),
