@@ -70,7 +70,7 @@ class BaseNetwork:
 
         Returns the history, lists with one entry per epoch: ``loss`` (mean of the per-sample
         losses, each taken just before its step, plus the penalty at the epoch's end), ``time``
-        (seconds of training), and with ``validation_data=(X_val, y_val)`` also ``val_loss``
+        (seconds of training; epochs trained in one kernel call share its time equally), and with ``validation_data=(X_val, y_val)`` also ``val_loss``
         and ``val_score`` (see ``score``). Raises DivergenceError, leaving the parameters of
         the last good epoch, if the loss or a parameter becomes NaN or infinite.
         """
