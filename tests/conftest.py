@@ -10,6 +10,9 @@ _digest = hashlib.sha256(b"".join(p.read_bytes() for p in _kernels)).hexdigest()
 os.environ.setdefault("NUMBA_CACHE_DIR",
                       str(Path(__file__).parent.parent / ".numba_cache" / _digest))
 
+# Count the Numba runtime's allocations and frees (tests/test_memory.py).
+os.environ.setdefault("NUMBA_NRT_STATS", "1")
+
 import numpy as np
 import pytest
 

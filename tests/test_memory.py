@@ -1,0 +1,71 @@
+"""Memory: no copy of X that is already usable, a workspace per kernel call whatever the number
+of epochs, and everything the kernels allocate freed again."""
+import tracemalloc
+
+import numpy as np
+import pytest
+from numba.core.runtime import rtsys
+
+from fastmlp import Network
+from fastmlp.checks import as_features, as_targets
+from fastmlp.kernels.train import sgd_batch_epochs, sgd_sample_epochs
+
+
+def numba_allocations():
+    stats = rtsys.get_allocation_stats()
+    return stats.alloc, stats.free
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_fit_copies_X_only_to_convert_it(batch_size):
+    rng = np.random.default_rng(0)
+    X32 = rng.random((4000, 300), dtype=np.float32)
+    y = rng.integers(0, 10, 4000)
+    net = Network([300, 8, 10], seed=0)
+    net.fit(X32[:50], y[:50], batch_size=batch_size)  # compile outside the measurement
+    for X, copies in ((X32, 0), (X32.astype(np.float64), 1)):
+        tracemalloc.start()
+        net.fit(X, y, epochs=2, batch_size=batch_size)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # Targets, shuffles and a parameter snapshot are far smaller than X32 (4.8 MB).
+        assert copies * X32.nbytes <= peak < (copies + 0.25) * X32.nbytes, (X.dtype, peak)
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_kernel_allocations_do_not_grow_with_epochs(batch_size):
+    rng = np.random.default_rng(1)
+    net = Network([12, 9, 4], seed=0)
+    X = as_features(rng.normal(size=(40, 12)), net.config)
+    T = as_targets(rng.integers(0, 4, 40), 40, net.config)
+    s = net._scalar
+    counts = []
+    for epochs in (1, 1, 30):
+        orders = np.tile(np.arange(40), (epochs, 1))
+        losses, last_good = np.empty(epochs), net.params.copy()
+        before = numba_allocations()
+        if batch_size == 1:
+            done = sgd_sample_epochs(*net._kernel_args, net.config.loss_code, X, T, orders,
+                                     s(0.1), s(0), s(0), losses, last_good)
+        else:
+            done = sgd_batch_epochs(*net._kernel_args, net.config.loss_code, X, T, orders,
+                                    batch_size, s(0.1), s(0), s(0), losses, last_good)
+        after = numba_allocations()
+        assert done == epochs
+        counts.append(after[0] - before[0])
+        assert after[0] - before[0] == after[1] - before[1]  # all freed
+    assert counts[1] == counts[2] > 0
+
+
+def test_long_training_frees_everything():
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 3, 64)
+    net = Network([5, 7, 3], seed=0)
+    net.fit(X, y, epochs=2, batch_size=8)
+    before = numba_allocations()
+    for batch_size in (1, 8):
+        net.fit(X, y, epochs=100, batch_size=batch_size, validation_data=(X, y))
+        net.predict(X)
+        net.gradient(X, y, l2=0.1)
+    after = numba_allocations()
+    assert after[0] - before[0] == after[1] - before[1] > 0
