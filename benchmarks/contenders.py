@@ -1,6 +1,7 @@
 """One adapter per contender, all with the same interface: ``make(kind, threads, workload)``
-gives an object whose ``epoch()`` trains one (possibly partial, see ``Workload.subset``) epoch
-and whose ``score()`` measures the held-out accuracy or MSE afterwards.
+gives an object whose ``epoch()`` trains one (possibly partial, see ``Workload.subset``) epoch,
+or ``Workload.epochs_per_call`` of them, and whose ``score()`` measures the held-out accuracy
+or MSE afterwards.
 
 Every adapter builds the workload's network, warms up with a small fit (so timing excludes JIT
 compilation and first-call costs), then loads the same initial parameters as every other
@@ -49,7 +50,7 @@ class Contender:
         warm = min(len(X), max(4, 2 * workload.batch_size))
         with self.pinned():
             self._build(weights, biases)
-            self._train(self._native(X[:warm], y[:warm]))
+            self._train(self._native(X[:warm], y[:warm]), 1)
         self._load(weights, biases)
         self.train_data = self._native(X, y)
 
@@ -67,8 +68,9 @@ class Contender:
                 yield
 
     def epoch(self) -> None:
-        """Train once over this contender's training samples (run under ``pinned``)."""
-        self._train(self.train_data)
+        """Train ``epochs_per_call`` times over this contender's training samples (run under
+        ``pinned``)."""
+        self._train(self.train_data, self.workload.epochs_per_call)
         self.calls += 1
 
     def score(self) -> float:
@@ -85,6 +87,7 @@ class Contender:
             "label": self.label, "threads": self.threads or 1,
             "dtype": np.dtype(w.dtype).name, "batch_size": w.batch_size, "lr": w.lr,
             "samples_per_epoch_call": self.samples, "epoch_samples": self.data.n_train,
+            "epochs_per_call": w.epochs_per_call,
             "flops_per_sample": w.flops_per_sample, "data": self.data.source,
             "zero_fraction": round(self.data.zero_fraction, 4), "metric": w.metric,
         }
@@ -103,8 +106,8 @@ class Contender:
         """The training data in the library's own form."""
         return X, y
 
-    def _train(self, data: Any) -> None:
-        """One pass of SGD over ``data`` in a fresh random order."""
+    def _train(self, data: Any, epochs: int) -> None:
+        """``epochs`` passes of SGD over ``data``, each in a fresh random order."""
         raise NotImplementedError
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -124,9 +127,10 @@ class Fastmlp(Contender):
             self.net.weights[l][...] = W
             self.net.biases[l][...] = b
 
-    def _train(self, data):
+    def _train(self, data, epochs):
         X, y = data
-        self.net.fit(X, y, epochs=1, batch_size=self.workload.batch_size, lr=self.workload.lr)
+        self.net.fit(X, y, epochs=epochs, batch_size=self.workload.batch_size,
+                     lr=self.workload.lr)
 
     def _predict(self, X):
         return self.net.predict(X)
@@ -170,15 +174,16 @@ class Torch(Contender):
         target = y if self.workload.is_classifier else y.reshape(-1, 1).astype(X.dtype)
         return self.torch.from_numpy(X), self.torch.from_numpy(np.ascontiguousarray(target))
 
-    def _train(self, data):
+    def _train(self, data, epochs):
         X, y = data
         batch = self.workload.batch_size
-        order = self.torch.randperm(len(X), generator=self.generator)
-        for start in range(0, len(X), batch):
-            rows = order[start:start + batch]
-            self.optimizer.zero_grad()
-            self.loss(self.model(X[rows]), y[rows]).backward()
-            self.optimizer.step()
+        for _ in range(epochs):
+            order = self.torch.randperm(len(X), generator=self.generator)
+            for start in range(0, len(X), batch):
+                rows = order[start:start + batch]
+                self.optimizer.zero_grad()
+                self.loss(self.model(X[rows]), y[rows]).backward()
+                self.optimizer.step()
 
     def _predict(self, X):
         with self.torch.no_grad():
@@ -218,12 +223,13 @@ class Sklearn(Contender):
             coef[...] = W
             intercept[...] = b
 
-    def _train(self, data):
+    def _train(self, data, epochs):
         X, y = data
-        if self.workload.is_classifier:
-            self.model.partial_fit(X, y, classes=np.arange(self.workload.sizes[-1]))
-        else:
-            self.model.partial_fit(X, y)
+        for _ in range(epochs):
+            if self.workload.is_classifier:
+                self.model.partial_fit(X, y, classes=np.arange(self.workload.sizes[-1]))
+            else:
+                self.model.partial_fit(X, y)
 
     def _predict(self, X):
         return self.model.predict(X)

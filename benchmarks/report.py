@@ -43,12 +43,13 @@ class Row:
     def __init__(self, bench: dict[str, Any]):
         self.info = info = bench["extra_info"]
         stats = bench["stats"]
+        epochs = info.get("epochs_per_call", 1)
         self.scale = info["epoch_samples"] / info["samples_per_epoch_call"]
-        self.median = stats["median"] * self.scale
-        self.min = stats["min"] * self.scale
-        self.max = stats["max"] * self.scale
+        self.median = stats["median"] * self.scale / epochs
+        self.min = stats["min"] * self.scale / epochs
+        self.max = stats["max"] * self.scale / epochs
         self.rounds = stats["rounds"]
-        self.samples_per_s = info["samples_per_epoch_call"] / stats["median"]
+        self.samples_per_s = epochs * info["samples_per_epoch_call"] / stats["median"]
         self.gflops = self.samples_per_s * info["flops_per_sample"] / 1e9
 
 
@@ -180,7 +181,9 @@ def render(run: dict[str, Any]) -> str:
             "Seconds per epoch are medians over the timed rounds (min–max in the detail "
             "tables), after a warm-up fit, so JIT compilation is excluded. Contenders timed "
             "on a fixed subset of an epoch (\"samples timed: k of n\") have their times scaled "
-            "by n/k to a full epoch; samples/s is unscaled. GFLOP/s counts nominal dense "
+            "by n/k to a full epoch; samples/s is unscaled. A workload timed over several "
+            "epochs per call (XOR: each contender trains them as its users would, fastmlp in "
+            "one fit call) reports the time per epoch. GFLOP/s counts nominal dense "
             "work, 6 × n_weights FLOPs per sample (2 each for forward, backward and update; "
             "biases, activations and skipped zero inputs not counted). Speedup = contender's "
             "s/epoch ÷ fastmlp's. Score: held-out accuracy (or MSE) after the timed rounds.",
