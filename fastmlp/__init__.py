@@ -4,7 +4,7 @@ Numba kernels train over one flat, contiguous parameter buffer; ``fastmlp.refere
 the same math in plain NumPy.
 """
 from . import datasets
-from .model import DivergenceError
+from .training import DivergenceError
 from .network import Network
 
 __version__ = "0.1.0"

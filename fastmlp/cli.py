@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import datasets
 from .config import INITS, LOSSES, OUTPUTS
-from .model import DivergenceError
+from .training import DivergenceError
 from .network import Network
 
 DATASETS = ("xor", "digits", "mnist", "bike")
@@ -196,36 +196,40 @@ def _describe(net: Network, data: Data, s: dict) -> str:
 def train_epochs(net: Network, data: Data, s: dict) -> dict:
     """Train ``s["epochs"]`` epochs with a progress bar and a line every few epochs.
 
-    One fit call per epoch: the same parameters as one ``fit(epochs=N)`` call, and the kernel
-    still trains each epoch in one go. The bar (on a terminal only) advances per epoch and
-    shows samples per second. Returns per-epoch lists: epoch, loss (training, the mean over
-    the epoch), time (training seconds), monitor_loss and monitor_metric (the monitored
+    One fit call, reporting through its callback after every epoch. The bar (on a terminal
+    only) advances per epoch and shows samples per second. Ctrl-C stops after the epoch under
+    way and keeps what was trained. Returns per-epoch lists: epoch, loss (training, the mean
+    over the epoch), time (training seconds), monitor_loss and monitor_metric (the monitored
     split's loss and accuracy or MSE at the end of the epoch).
     """
     X, y = data.splits["train"]
     monitor = data.splits[data.monitor]
     classifier = net.config.is_classifier and data.task == "classification"
     name = f"{data.monitor} {metric_name(data)}"
-    every = max(1, s["epochs"] // 20)  # at most about 20 lines
+    epochs = s["epochs"]
+    every = max(1, epochs // 20)  # at most about 20 lines
     curves = {"epoch": [], "loss": [], "time": [], "monitor_loss": [], "monitor_metric": []}
-    # Overflow on the way to a diverging loss ends in a DivergenceError, not in warnings.
-    with tqdm(total=s["epochs"] * len(X), unit=" samples", unit_scale=True, desc=data.name,
-              disable=None, leave=False, mininterval=0.5) as bar, \
-            np.errstate(over="ignore", invalid="ignore"):
-        for epoch in range(1, s["epochs"] + 1):
-            h = net.fit(X, y, epochs=1, batch_size=s["batch_size"], lr=s["lr"], l1=s["l1"],
-                        l2=s["l2"], validation_data=monitor)
-            value = h["val_score"][0] if classifier else metric(net, data, data.monitor)
-            for key, v in (("epoch", epoch), ("loss", h["loss"][0]), ("time", h["time"][0]),
-                           ("monitor_loss", h["val_loss"][0]), ("monitor_metric", value)):
+    with tqdm(total=epochs * len(X), unit=" samples", unit_scale=True, desc=data.name,
+              disable=None, leave=False, mininterval=0.5) as bar:
+
+        def report(h: dict) -> None:
+            epoch = len(h["loss"])
+            value = h["val_score"][-1] if classifier else metric(net, data, data.monitor)
+            for key, v in (("epoch", epoch), ("loss", h["loss"][-1]), ("time", h["time"][-1]),
+                           ("monitor_loss", h["val_loss"][-1]), ("monitor_metric", value)):
                 curves[key].append(v)
-            bar.set_postfix_str(f"epoch {epoch}/{s['epochs']} loss {h['loss'][0]:.4f}",
+            bar.set_postfix_str(f"epoch {epoch}/{epochs} loss {h['loss'][-1]:.4f}",
                                 refresh=False)
             bar.update(len(X))
-            if epoch % every == 0 or epoch == s["epochs"]:
-                tqdm.write(f"epoch {epoch:4d}  loss {h['loss'][0]:.5f}  "
-                           f"{data.monitor} loss {h['val_loss'][0]:.5f}  {name} {value:.4f}  "
-                           f"{h['time'][0]:.4f} s")
+            if epoch % every == 0 or epoch == epochs:
+                tqdm.write(f"epoch {epoch:4d}  loss {h['loss'][-1]:.5f}  "
+                           f"{data.monitor} loss {h['val_loss'][-1]:.5f}  {name} {value:.4f}  "
+                           f"{h['time'][-1]:.4f} s")
+
+        history = net.fit(X, y, epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
+                          l1=s["l1"], l2=s["l2"], validation_data=monitor, callback=report)
+    if history["stopped"] == "interrupted":
+        print(f"interrupted: kept the network after epoch {len(history['loss'])}", flush=True)
     return curves
 
 

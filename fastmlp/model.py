@@ -8,7 +8,6 @@ with the divergence check after each), ``_outputs``, ``_data_loss``
 from __future__ import annotations
 
 import contextlib
-import time
 
 import numpy as np
 
@@ -16,16 +15,8 @@ from . import persist
 from .checks import as_features, as_targets, positive_int, real
 from .config import Config, initial_params
 from .layout import Layout
-
-
-# A kernel call trains at most this many sample visits' worth of epochs (its orders are int64),
-# and grows towards CALL_SECONDS of work.
-MAX_ORDERS = 1 << 20
-CALL_SECONDS = 0.1
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss or parameter; the network was rolled back."""
+from .schedules import as_schedule
+from .training import MAX_ORDERS, DivergenceError, Plan, run
 
 
 class BaseNetwork:
@@ -37,6 +28,7 @@ class BaseNetwork:
         self._params = initial_params(self.layout, self.config.init, self.config.dtype, self._rng)
         self.weights = self.layout.weights(self._params)
         self.biases = self.layout.biases(self._params)
+        self.epochs_trained = 0  # over the network's life; learning-rate schedules count it
 
     @property
     def params(self) -> np.ndarray:
@@ -61,18 +53,39 @@ class BaseNetwork:
 
     def fit(self, X, y, epochs: int = 1, batch_size: int = 1, lr: float = 0.1, l1: float = 0.0,
             l2: float = 0.0, shuffle: bool = True, validation_data=None,
-            verbose: bool = False) -> dict:
+            verbose: bool = False, *, schedule=None, validation_fraction: float | None = None,
+            early_stopping: bool = False, patience: int = 5, min_delta: float = 0.0,
+            checkpoint=None, checkpoint_every: int = 1, callback=None) -> dict:
         """Train with SGD, continuing from the current parameters.
 
         X: ``(n, n_in)``; y: labels ``(n,)`` or targets ``(n, n_out)``. Each step is
-        ``params -= lr * gradient(batch, l1, l2)``; ``batch_size=1`` is per-sample SGD, and
+        ``params -= lr_t * gradient(batch, l1, l2)``; ``batch_size=1`` is per-sample SGD, and
         with ``shuffle`` every epoch visits the samples in a new order drawn from the seed.
 
-        Returns the history, lists with one entry per epoch: ``loss`` (mean of the per-sample
-        losses, each taken just before its step, plus the penalty at the epoch's end), ``time``
-        (seconds of training; epochs trained in one kernel call share its time equally), and with ``validation_data=(X_val, y_val)`` also ``val_loss``
-        and ``val_score`` (see ``score``). Raises DivergenceError, leaving the parameters of
-        the last good epoch, if the loss or a parameter becomes NaN or infinite.
+        schedule: the learning rate per epoch, ``lr_t = schedule.rate(lr, t)`` for the
+            network's t-th epoch (``fastmlp.schedules``: Constant (None), Step, InvScaling,
+            Cosine); it is applied per epoch, and t counts on across calls (``epochs_trained``).
+        validation_data: ``(X_val, y_val)``, scored after every epoch; or
+        validation_fraction: hold out that fraction of X, y (a random split seeded by the
+            network's seed, the same in every call) and score on it instead.
+        early_stopping: stop once the validation loss has not improved by more than
+            ``min_delta`` for ``patience`` epochs, and restore the parameters of the best epoch.
+        checkpoint: a path; every ``checkpoint_every`` epochs, and when training ends or
+            stops, the network is saved there atomically (before early stopping restores the
+            best epoch). ``Network.load`` of it and ``fit`` for the remaining
+            epochs continue bit for bit as the uninterrupted run would.
+        callback: ``callback(history)`` after every epoch; returning False stops training.
+        Ctrl-C stops training after the kernel call under way (a fraction of a second, or one
+        epoch of a large network); the network keeps the last completed epoch. Twice aborts.
+
+        Returns the history: lists with one entry per epoch, ``loss`` (mean of the per-sample
+        losses, each taken just before its step, plus the penalty at the epoch's end), ``lr``,
+        ``time`` (seconds of training; epochs trained in one kernel call share its time
+        equally), with validation also ``val_loss`` and ``val_score`` (see ``score``); then
+        ``stopped``: None, or why training stopped before ``epochs`` ("early_stopping",
+        "callback", "interrupted"), and with early stopping ``best_epoch`` (1-based in this
+        call). Raises DivergenceError, leaving the parameters of the last good epoch, if the
+        loss or a parameter becomes NaN or infinite.
         """
         X = as_features(X, self.config)
         T = as_targets(y, X.shape[0], self.config)
@@ -81,61 +94,46 @@ class BaseNetwork:
         lr = real(lr, "lr", strict=True)
         l1 = real(l1, "l1")
         l2 = real(l2, "l2")
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+        for flag, name in ((shuffle, "shuffle"), (verbose, "verbose"),
+                           (early_stopping, "early_stopping")):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False; got {flag!r}")
+        schedule = as_schedule(schedule)
+        patience = positive_int(patience, "patience")
+        min_delta = real(min_delta, "min_delta")
+        checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
+        if checkpoint is not None:
+            checkpoint = persist.checked_path(checkpoint)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable; got {callback!r}")
+        validation = None
+        if validation_data is not None and validation_fraction is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
             X_val = as_features(validation_data[0], self.config, "validation X")
-            T_val = as_targets(validation_data[1], X_val.shape[0], self.config, "validation y")
+            validation = X_val, as_targets(validation_data[1], X_val.shape[0], self.config,
+                                           "validation y")
+        elif validation_fraction is not None:
+            X, T, validation = self._split(X, T, validation_fraction)
+        if early_stopping and validation is None:
+            raise ValueError("early_stopping needs validation_data or validation_fraction")
+        plan = Plan(epochs, batch_size, lr, l1, l2, bool(shuffle), schedule, validation,
+                    bool(early_stopping), patience, min_delta, checkpoint, checkpoint_every,
+                    callback, bool(verbose))
+        return run(self, X, T, plan)
 
-        n = X.shape[0]
-        batch_size = min(batch_size, n)
-        history = {"loss": [], "time": []}
-        if validation_data is not None:
-            history.update(val_loss=[], val_score=[])
-        # Without per-epoch reporting, one call trains several epochs: for a tiny network,
-        # the Python around a call costs more than an epoch. The count grows while calls
-        # stay short, so an interrupt or a divergence is still noticed within a fraction of a
-        # second.
-        per_call = 1
-        each_epoch = validation_data is not None or verbose
-        last_good = self._params.copy()
-        rng_at_start = self._rng.bit_generator.state
-        # Overflow is caught by the divergence check, not warned about sample by sample.
-        with self._compute_context(), np.errstate(over="ignore", invalid="ignore"):
-            done = 0
-            while done < epochs:
-                k = min(per_call, epochs - done, max(1, MAX_ORDERS // n))
-                orders = self._orders(k, n, shuffle)
-                losses = np.empty(k)
-                start = time.perf_counter()
-                completed = self._train_epochs(X, T, orders, batch_size, lr, l1, l2, losses,
-                                               last_good)
-                seconds = time.perf_counter() - start
-                if completed < k:
-                    epoch = done + completed + 1
-                    self._replay_shuffles(rng_at_start, epoch - 1 if shuffle else 0, n)
-                    raise DivergenceError(
-                        f"training diverged in epoch {epoch}: the loss became "
-                        f"{losses[completed]} (lr={lr:g}, batch_size={batch_size}); the "
-                        f"parameters are those after epoch {epoch - 1} of this call. "
-                        f"Try a smaller lr.")
-                for e in range(k):
-                    done += 1
-                    history["loss"].append(float(losses[e]))
-                    history["time"].append(seconds / k)
-                    line = f"epoch {done}/{epochs}  loss {losses[e]:.6f}"
-                    if validation_data is not None:
-                        history["val_loss"].append(self._total_loss(X_val, T_val, l1, l2))
-                        history["val_score"].append(self._score_targets(X_val, T_val))
-                        line += (f"  val_loss {history['val_loss'][-1]:.6f}"
-                                 f"  val_score {history['val_score'][-1]:.4f}")
-                    if verbose:
-                        print(f"{line}  {seconds:.3f}s", flush=True)
-                if not each_epoch and seconds < CALL_SECONDS / 4:
-                    per_call = k * 4
-        return history
+    def _split(self, X, T, fraction):
+        """(X_train, T_train, (X_val, T_val)): a seeded random ``fraction`` held out."""
+        fraction = real(fraction, "validation_fraction", strict=True)
+        n_val = int(round(fraction * X.shape[0]))
+        if fraction >= 1 or n_val < 1 or n_val >= X.shape[0]:
+            raise ValueError(f"validation_fraction must leave at least one sample on each side; "
+                             f"got {fraction} of {X.shape[0]} samples")
+        rows = np.random.default_rng(self.config.seed).permutation(X.shape[0])
+        val, train = np.sort(rows[:n_val]), np.sort(rows[n_val:])
+        return X[train], T[train], (X[val], T[val])
 
     def _orders(self, epochs: int, n: int, shuffle: bool) -> np.ndarray:
         """The order in which each of ``epochs`` epochs visits the samples ``(epochs, n)``.
@@ -221,20 +219,25 @@ class BaseNetwork:
     # --- files ----------------------------------------------------------------------------
 
     def save(self, path) -> None:
-        """Write the configuration, parameters and random state to one .npz, atomically."""
-        persist.write(path, self.config.to_dict(), self._params, self._rng.bit_generator.state)
+        """Write the configuration, parameters and training state (random state, epochs
+        trained) to one .npz, atomically."""
+        persist.write(path, self.config.to_dict(), self._params,
+                      {"rng": self._rng.bit_generator.state,
+                       "epochs_trained": self.epochs_trained})
 
     @classmethod
     def load(cls, path):
         """A network read from a file written by ``save``; ValueError if it is not one."""
-        config, params, rng_state = persist.read(path)
+        config, params, state = persist.read(path)
         try:
             net = cls(config["sizes"], config["activation"], config["output"], config["loss"],
                       config["init"], config["dtype"], config["seed"])
             if params.shape != net._params.shape or params.dtype != net._params.dtype:
                 raise ValueError(f"its parameters are {params.dtype}{params.shape}, the "
                                  f"configuration needs {net._params.dtype}{net._params.shape}")
-            net._rng.bit_generator.state = rng_state
+            net._rng.bit_generator.state = state["rng"]
+            net.epochs_trained = positive_int(state["epochs_trained"] + 1,
+                                              "epochs_trained + 1") - 1
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{str(path)!r} is not a valid fastmlp model: {e}") from e
         net._params[:] = params
@@ -246,14 +249,14 @@ class BaseNetwork:
         """One epoch of SGD over ``order``; returns the sum of the per-sample losses."""
         raise NotImplementedError
 
-    def _train_epochs(self, X, T, orders, batch_size, lr, l1, l2, losses, last_good) -> int:
-        """One epoch of SGD per row of ``orders`` ``(epochs, n)``. losses[e] <- epoch e's
-        loss (mean per-sample loss plus the penalty at its end). After each epoch, if that loss
-        or a parameter is not finite, restore ``last_good`` and return e (the epochs
-        completed); otherwise copy the parameters into ``last_good``. Returns the number of
-        epochs."""
+    def _train_epochs(self, X, T, orders, batch_size, lrs, l1, l2, losses, last_good) -> int:
+        """One epoch of SGD per row of ``orders`` ``(epochs, n)``, epoch e at rate lrs[e].
+        losses[e] <- epoch e's loss (mean per-sample loss plus the penalty at its end). After
+        each epoch, if that loss or a parameter is not finite, restore ``last_good`` and
+        return e (the epochs completed); otherwise copy the parameters into ``last_good``.
+        Returns the number of epochs."""
         for e, order in enumerate(orders):
-            total = self._train(X, T, order, batch_size, lr, l1, l2)
+            total = self._train(X, T, order, batch_size, lrs[e], l1, l2)
             losses[e] = total / len(order) + self._penalty(l1, l2, want_grad=False)[0]
             if not (np.isfinite(losses[e]) and np.isfinite(self._params).all()):
                 self._params[:] = last_good

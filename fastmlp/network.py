@@ -49,13 +49,14 @@ class Network(BaseNetwork):
         # A float64 scalar would promote float32 kernels' arithmetic to float64.
         return self.config.dtype.type(x)
 
-    def _train_epochs(self, X, T, orders, batch_size, lr, l1, l2, losses, last_good) -> int:
+    def _train_epochs(self, X, T, orders, batch_size, lrs, l1, l2, losses, last_good) -> int:
         s = self._scalar
+        lrs = lrs.astype(self.dtype)
         if batch_size == 1:
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
-                                     s(lr), s(l1), s(l2), losses, last_good)
+                                     lrs, s(l1), s(l2), losses, last_good)
         return sgd_batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
-                                batch_size, s(lr), s(l1), s(l2), losses, last_good)
+                                batch_size, lrs, s(l1), s(l2), losses, last_good)
 
     def _compute_context(self):
         return _one_blas_thread()

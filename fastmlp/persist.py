@@ -1,4 +1,4 @@
-"""The model file: one .npz with the flat buffer, the configuration and the random state.
+"""The model file: one .npz with the flat buffer, the configuration and the training state.
 
 Written atomically (a temporary file in the same folder, then a rename), so an interrupted
 save leaves any earlier file as it was.
@@ -15,14 +15,26 @@ from .atomic import write_atomically
 FORMAT = "fastmlp-model-1"
 
 
-def write(path, config: dict, params: np.ndarray, rng_state: dict) -> None:
+def checked_path(path) -> str:
+    """``path`` as an absolute path a model file can be written to, checked before training."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a model path must be a str or os.PathLike; got {path!r}")
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isdir(os.path.dirname(path)):
+        raise ValueError(f"cannot write {path!r}: its folder does not exist")
+    return path
+
+
+def write(path, config: dict, params: np.ndarray, state: dict) -> None:
+    """Write the model; ``state`` holds what training needs to go on exactly: ``rng`` (the
+    random generator's state) and ``epochs_trained``."""
     write_atomically(os.path.abspath(os.fspath(path)), lambda f: np.savez(
         f, format=np.array(FORMAT), config=np.array(json.dumps(config)), params=params,
-        rng_state=np.array(json.dumps(rng_state))))
+        state=np.array(json.dumps(state))))
 
 
 def read(path) -> tuple[dict, np.ndarray, dict]:
-    """(config, params, rng_state) from a model file; ValueError if it is not one."""
+    """(config, params, state) from a model file; ValueError if it is not one."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -34,8 +46,11 @@ def read(path) -> tuple[dict, np.ndarray, dict]:
                 raise ValueError(f"it has no {FORMAT!r} marker")
             config = json.loads(str(data["config"]))
             params = np.array(data["params"])
-            rng_state = json.loads(str(data["rng_state"]))
+            if "state" in data.files:
+                state = json.loads(str(data["state"]))
+            else:  # written before the state held more than the random state
+                state = {"rng": json.loads(str(data["rng_state"])), "epochs_trained": 0}
     except Exception as e:
         raise ValueError(f"{path!r} is not a readable fastmlp model ({type(e).__name__}: {e}); "
                          f"expected a file written by Network.save") from e
-    return config, params, rng_state
+    return config, params, state

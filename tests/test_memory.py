@@ -43,13 +43,14 @@ def test_kernel_allocations_do_not_grow_with_epochs(batch_size):
     for epochs in (1, 1, 30):
         orders = np.tile(np.arange(40), (epochs, 1))
         losses, last_good = np.empty(epochs), net.params.copy()
+        lrs = np.full(epochs, 0.1, net.dtype)
         before = numba_allocations()
         if batch_size == 1:
             done = sgd_sample_epochs(*net._kernel_args, net.config.loss_code, X, T, orders,
-                                     s(0.1), s(0), s(0), losses, last_good)
+                                     lrs, s(0), s(0), losses, last_good)
         else:
             done = sgd_batch_epochs(*net._kernel_args, net.config.loss_code, X, T, orders,
-                                    batch_size, s(0.1), s(0), s(0), losses, last_good)
+                                    batch_size, lrs, s(0), s(0), losses, last_good)
         after = numba_allocations()
         assert done == epochs
         counts.append(after[0] - before[0])

@@ -81,13 +81,14 @@ def end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
 
 # The two entry points below train one epoch per row of ``orders`` ``(epochs, n)``, each row
 # the order in which that epoch visits the samples (int64 indices into X and T). X ``(n, n_in)``
-# and T ``(n, n_out)`` are of params' dtype, and so are the scalars lr, l1, l2. Every epoch
+# and T ``(n, n_out)`` are of params' dtype, and so are lrs (epoch e's learning rate lrs[e]),
+# l1 and l2. Every epoch
 # ends with ``end_epoch``; they return the number of epochs completed, fewer than asked if
 # training diverged (the parameters are then those of the last good epoch). Per-sample and
 # minibatch training are separate kernels so that each compiles only when used.
 
 @kernel
-def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, lr, l1, l2,
+def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, lrs, l1, l2,
                       losses, last_good):
     """Per-sample SGD for ``orders.shape[0]`` epochs (see above)."""
     n_layers = sizes.shape[0] - 1
@@ -102,7 +103,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             i = orders[e, k]
             z, k0 = forward_sample(net, codes, X[i], ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
-            backward_sgd(net, codes, X[i], k0, ws, lr, l1, l2)
+            backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2)
         if not end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
             return e
     return orders.shape[0]
@@ -110,7 +111,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
 
 @kernel
 def sgd_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, batch_size,
-                     lr, l1, l2, losses, last_good):
+                     lrs, l1, l2, losses, last_good):
     """Minibatch SGD for ``orders.shape[0]`` epochs (see above)."""
     n = orders.shape[1]
     capacity = min(batch_size, n)
@@ -121,7 +122,7 @@ def sgd_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders
     grad_layers = layers(grad, sizes, w_off, b_off)
     for e in range(orders.shape[0]):
         total = sgd_epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
-                                  batch_size, ws, A0, grad, grad_layers, lr, l1, l2)
+                                  batch_size, ws, A0, grad, grad_layers, lrs[e], l1, l2)
         if not end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
             return e
     return orders.shape[0]

@@ -1,0 +1,162 @@
+"""The epoch loop behind ``fit``.
+
+Training runs in kernel calls of one or more epochs; after each call come the per-epoch
+chores: history, validation, early stopping, checkpoints, the callback. Without chores, a
+call trains several epochs (for a tiny network the Python around a call costs more than an
+epoch); their number grows while calls stay short, so Ctrl-C or a divergence is noticed
+within a fraction of a second, and a call never runs past a checkpoint.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .schedules import Schedule
+
+# A kernel call trains at most this many sample visits' worth of epochs (its orders are int64),
+# and grows towards CALL_SECONDS of work.
+MAX_ORDERS = 1 << 20
+CALL_SECONDS = 0.1
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or infinite loss or parameter; the network was rolled back."""
+
+
+@dataclass
+class Plan:
+    """What one ``fit`` call does, its arguments checked."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    l1: float
+    l2: float
+    shuffle: bool
+    schedule: Schedule
+    validation: tuple[np.ndarray, np.ndarray] | None
+    early_stopping: bool
+    patience: int
+    min_delta: float
+    checkpoint: str | None
+    checkpoint_every: int
+    callback: Callable[[dict], object] | None
+    verbose: bool
+
+    @property
+    def each_epoch(self) -> bool:
+        """Whether something must happen in Python after every epoch."""
+        return (self.validation is not None or self.callback is not None or self.verbose)
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Within the block, Ctrl-C only sets ``flag[0]``: the epoch loop stops after the kernel
+    call under way, keeping what it completed. A second Ctrl-C raises KeyboardInterrupt at
+    once. Only in the main thread, and only where Ctrl-C has Python's default handler."""
+    flag = [False]
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag[0]:
+            raise KeyboardInterrupt
+        flag[0] = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
+    """Train ``net`` on X, T as ``plan`` says; returns the history (see ``fit``)."""
+    n = X.shape[0]
+    batch_size = min(plan.batch_size, n)
+    history = {"loss": [], "lr": [], "time": []}
+    if plan.validation is not None:
+        history.update(val_loss=[], val_score=[])
+    history["stopped"] = None
+    best = (np.inf, None, 0)  # early stopping: (val_loss, parameters, epoch)
+    per_call = 1
+    last_good = net._params.copy()
+    rng_at_start = net._rng.bit_generator.state
+    done = 0
+    # Overflow is caught by the divergence check, not warned about sample by sample.
+    with (deferred_interrupt() as interrupted, net._compute_context(),
+          np.errstate(over="ignore", invalid="ignore")):
+        while done < plan.epochs and history["stopped"] is None:
+            k = min(per_call, plan.epochs - done, max(1, MAX_ORDERS // n))
+            if plan.checkpoint is not None:
+                k = min(k, plan.checkpoint_every - done % plan.checkpoint_every)
+            first = net.epochs_trained
+            lrs = np.array([plan.schedule.rate(plan.lr, first + e) for e in range(k)])
+            orders = net._orders(k, n, plan.shuffle)
+            losses = np.empty(k)
+            start = time.perf_counter()
+            completed = net._train_epochs(X, T, orders, batch_size, lrs, plan.l1, plan.l2,
+                                          losses, last_good)
+            seconds = time.perf_counter() - start
+            net.epochs_trained += completed
+            if completed < k:
+                epoch = done + completed + 1
+                net._replay_shuffles(rng_at_start, epoch - 1 if plan.shuffle else 0, n)
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch}: the loss became {losses[completed]} "
+                    f"(lr={lrs[completed]:g}, batch_size={batch_size}); the parameters are "
+                    f"those after epoch {epoch - 1} of this call. Try a smaller lr.")
+            for e in range(k):
+                done += 1
+                _record(net, plan, history, losses[e], lrs[e], seconds / k, done)
+                if plan.early_stopping:
+                    best = _early_stopping(net, plan, history, best, done)
+                if plan.callback is not None and plan.callback(history) is False:
+                    history["stopped"] = "callback"
+            if interrupted[0] and history["stopped"] is None:
+                history["stopped"] = "interrupted"
+            if plan.checkpoint is not None and (done % plan.checkpoint_every == 0
+                                                or done == plan.epochs
+                                                or history["stopped"] is not None):
+                net.save(plan.checkpoint)
+            if not plan.each_epoch and seconds < CALL_SECONDS / 4:
+                per_call = k * 4
+    if plan.early_stopping and best[1] is not None:
+        net._params[:] = best[1]
+        history["best_epoch"] = best[2]
+    return history
+
+
+def _record(net, plan: Plan, history: dict, loss: float, lr: float, seconds: float,
+            epoch: int) -> None:
+    history["loss"].append(float(loss))
+    history["lr"].append(float(lr))
+    history["time"].append(seconds)
+    line = f"epoch {epoch}/{plan.epochs}  loss {loss:.6f}"
+    if plan.validation is not None:
+        X_val, T_val = plan.validation
+        history["val_loss"].append(net._total_loss(X_val, T_val, plan.l1, plan.l2))
+        history["val_score"].append(net._score_targets(X_val, T_val))
+        line += (f"  val_loss {history['val_loss'][-1]:.6f}"
+                 f"  val_score {history['val_score'][-1]:.4f}")
+    if plan.verbose:
+        print(f"{line}  {seconds:.3f}s", flush=True)
+
+
+def _early_stopping(net, plan: Plan, history: dict, best: tuple, epoch: int) -> tuple:
+    """Keep the parameters of the best validation loss so far; stop after ``patience``
+    epochs without an improvement of more than ``min_delta``."""
+    val_loss = history["val_loss"][-1]
+    if val_loss < best[0] - plan.min_delta or best[1] is None:
+        return val_loss, net._params.copy(), epoch
+    if epoch - best[2] >= plan.patience:
+        history["stopped"] = "early_stopping"
+    return best

@@ -1,0 +1,188 @@
+"""fit's training control: learning-rate schedules, validation split, early stopping,
+checkpoints that resume bit for bit, the callback and Ctrl-C."""
+import math
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from fastmlp import Network
+from fastmlp.schedules import Constant, Cosine, InvScaling, Step
+
+from conftest import make_data
+
+SIZES = [4, 6, 3]
+
+
+def data(n=30, seed=0):
+    return make_data(SIZES, "softmax", None, n=n, seed=seed, dtype=np.float64)
+
+
+def test_schedule_formulas():
+    assert [Step(2, 0.5).rate(1.0, t) for t in range(5)] == [1, 1, 0.5, 0.5, 0.25]
+    assert [InvScaling(0.5).rate(3.0, t) for t in range(3)] == [3.0, 2.0, 1.5]
+    cosine = Cosine(t_max=4, lr_min=0.1)
+    assert cosine.rate(1.0, 0) == 1.0 and cosine.rate(1.0, 4) == pytest.approx(0.1)
+    assert cosine.rate(1.0, 2) == pytest.approx(0.55)
+    assert cosine.rate(1.0, 1) == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi / 4)) / 2)
+    assert cosine.rate(1.0, 9) == pytest.approx(0.1)
+    assert Constant().rate(0.3, 7) == 0.3
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_schedule_sets_each_epochs_rate_and_counts_across_calls(Impl, batch_size):
+    X, y = data()
+    schedule = Step(2, 0.5)
+    net = Impl(SIZES, dtype=np.float64, seed=1)
+    history = net.fit(X, y, epochs=3, batch_size=batch_size, lr=0.4, schedule=schedule)
+    history["lr"] += net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.4,
+                             schedule=schedule)["lr"]
+    assert history["lr"] == [0.4, 0.4, 0.2, 0.2, 0.1] and net.epochs_trained == 5
+    by_hand = Impl(SIZES, dtype=np.float64, seed=1)
+    for rate in history["lr"]:
+        by_hand.fit(X, y, batch_size=batch_size, lr=rate)
+    assert np.array_equal(net.params, by_hand.params)
+
+
+def test_validation_fraction_is_a_seeded_split(Impl):
+    X, y = data(n=40)
+    net = Impl(SIZES, dtype=np.float64, seed=2)
+    history = net.fit(X, y, epochs=3, validation_fraction=0.25)
+    # The same split as drawing it by hand with the network's seed, in every call.
+    held = np.sort(np.random.default_rng(2).permutation(40)[:10])
+    kept = np.setdiff1d(np.arange(40), held)
+    by_hand = Impl(SIZES, dtype=np.float64, seed=2)
+    expected = by_hand.fit(X[kept], y[kept], epochs=3, validation_data=(X[held], y[held]))
+    assert np.array_equal(net.params, by_hand.params)
+    assert history["val_loss"] == expected["val_loss"] and len(history["val_score"]) == 3
+    again = net.fit(X, y, validation_fraction=0.25)
+    by_hand.fit(X[kept], y[kept], validation_data=(X[held], y[held]))
+    assert np.array_equal(net.params, by_hand.params) and "val_loss" in again
+
+
+def test_early_stopping_restores_the_best_epoch(Impl):
+    X, y = data(n=40)
+    # Validation labels that disagree with the training labels: the validation loss soon
+    # rises while the training loss falls.
+    y_val = (y + 1) % 3
+    net = Impl(SIZES, dtype=np.float64, seed=3)
+    history = net.fit(X, y, epochs=200, lr=0.5, validation_data=(X, y_val),
+                      early_stopping=True, patience=3)
+    assert history["stopped"] == "early_stopping"
+    best = history["best_epoch"]
+    assert best == int(np.argmin(history["val_loss"])) + 1
+    assert len(history["loss"]) == best + 3 < 200
+    fresh = Impl(SIZES, dtype=np.float64, seed=3)
+    fresh.fit(X, y, epochs=best, lr=0.5)
+    assert np.array_equal(net.params, fresh.params)
+
+
+def test_min_delta_counts_only_real_improvements(Impl):
+    X, y = data(n=40)
+    net = Impl(SIZES, dtype=np.float64, seed=3)
+    history = net.fit(X, y, epochs=50, lr=0.05, validation_data=(X, y), early_stopping=True,
+                      patience=2, min_delta=1e3)  # nothing improves by 1000
+    assert history["stopped"] == "early_stopping" and history["best_epoch"] == 1
+    assert len(history["loss"]) == 3
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_checkpoint_resumes_bit_for_bit(Impl, tmp_path, batch_size):
+    X, y = data()
+    settings = dict(batch_size=batch_size, lr=0.3, l2=0.01, schedule=InvScaling(0.1))
+    whole = Impl(SIZES, dtype=np.float64, seed=4)
+    whole.fit(X, y, epochs=9, **settings)
+    for stop_after in (4, 5):  # on a checkpoint epoch; between them, stopped by the callback
+        path = tmp_path / f"run{stop_after}.npz"
+        first = Impl(SIZES, dtype=np.float64, seed=4)
+        history = first.fit(X, y, epochs=9, checkpoint=path, checkpoint_every=2,
+                            callback=lambda h: len(h["loss"]) < stop_after, **settings)
+        assert history["stopped"] == "callback" and len(history["loss"]) == stop_after
+        resumed = Impl.load(path)
+        assert resumed.epochs_trained == stop_after
+        resumed.fit(X, y, epochs=9 - stop_after, **settings)
+        assert np.array_equal(resumed.params, whole.params)
+        assert resumed._rng.bit_generator.state == whole._rng.bit_generator.state
+
+
+def test_checkpoints_are_written_on_schedule(tmp_path):
+    X, y = data()
+    path = tmp_path / "ck.npz"
+    seen = []
+    net = Network(SIZES, seed=5)
+    net.fit(X, y, epochs=7, checkpoint=path, checkpoint_every=3,
+            callback=lambda h: seen.append(Network.load(path).epochs_trained
+                                           if path.exists() else 0))
+    # Read at the end of epochs 1..7: written after epochs 3 and 6, and at the end.
+    assert seen == [0, 0, 0, 3, 3, 3, 6] and Network.load(path).epochs_trained == 7
+
+
+def test_callback_sees_every_epoch_and_can_stop(Impl):
+    X, y = data()
+    calls = []
+    net = Impl(SIZES, dtype=np.float64, seed=6)
+    history = net.fit(X, y, epochs=10, callback=lambda h: calls.append(len(h["loss"])))
+    assert calls == list(range(1, 11)) and history["stopped"] is None
+    history = net.fit(X, y, epochs=10, callback=lambda h: len(h["loss"]) < 4)
+    assert len(history["loss"]) == 4 and history["stopped"] == "callback"
+    assert net.epochs_trained == 14
+
+
+def test_ctrl_c_stops_after_the_kernel_call_and_keeps_completed_epochs():
+    X, y = data(n=8)
+    net = Network(SIZES, dtype=np.float64, seed=7)
+    net.fit(X, y, epochs=2)  # compiled before the clock starts
+    start = net.params.copy(), net._rng.bit_generator.state, net.epochs_trained
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        history = net.fit(X, y, epochs=10**8)
+    finally:
+        timer.cancel()
+    assert history["stopped"] == "interrupted"
+    done = len(history["loss"])
+    assert 0 < done < 10**8 and net.epochs_trained == start[2] + done
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    again = Network(SIZES, dtype=np.float64, seed=7)
+    again.params[:] = start[0]
+    again._rng.bit_generator.state = start[1]
+    again.fit(X, y, epochs=done)
+    assert np.array_equal(net.params, again.params)
+
+
+@pytest.mark.parametrize("settings, error, words", [
+    (dict(schedule="linear"), TypeError, "schedule"),
+    (dict(patience=0), ValueError, "patience"),
+    (dict(min_delta=-1.0), ValueError, "min_delta"),
+    (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
+    (dict(validation_fraction=0.001), ValueError, "validation_fraction"),
+    (dict(validation_fraction=0.2, validation_data=(np.zeros((2, 4)), [0, 1])), ValueError,
+     "not both"),
+    (dict(early_stopping=True), ValueError, "early_stopping needs"),
+    (dict(early_stopping=1), TypeError, "early_stopping"),
+    (dict(checkpoint_every=0), ValueError, "checkpoint_every"),
+    (dict(checkpoint=3.5), TypeError, "path"),
+    (dict(checkpoint="/no/such/folder/run.npz"), ValueError, "folder does not exist"),
+    (dict(callback="print"), TypeError, "callback"),
+])
+def test_bad_settings_raise_before_anything_changes(Impl, settings, error, words):
+    X, y = data()
+    net = Impl(SIZES, dtype=np.float64, seed=8)
+    before = net.params.copy(), net._rng.bit_generator.state
+    with pytest.raises(error, match=words):
+        net.fit(X, y, epochs=2, **settings)
+    assert np.array_equal(net.params, before[0]) and net._rng.bit_generator.state == before[1]
+    assert net.epochs_trained == 0
+
+
+def test_schedules_check_their_settings():
+    with pytest.raises(ValueError, match="gamma"):
+        Step(2, -1.0)
+    with pytest.raises(TypeError, match="step_size"):
+        Step(1.5)
+    with pytest.raises(ValueError, match="t_max"):
+        Cosine(0)
+    with pytest.raises(ValueError, match="decay"):
+        InvScaling(-0.1)
