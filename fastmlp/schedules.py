@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .checks import positive_int, real
 
 
@@ -18,6 +20,10 @@ class Schedule:
         """The learning rate of epoch t, for base rate lr."""
         raise NotImplementedError
 
+    def rates(self, lr: float, first: int, k: int) -> np.ndarray:
+        """The rates of epochs ``first .. first + k - 1``, float64 ``(k,)``."""
+        return np.array([self.rate(lr, first + e) for e in range(k)])
+
 
 @dataclass(frozen=True)
 class Constant(Schedule):
@@ -25,6 +31,9 @@ class Constant(Schedule):
 
     def rate(self, lr, t):
         return lr
+
+    def rates(self, lr, first, k):
+        return np.full(k, lr)
 
 
 @dataclass(frozen=True)
