@@ -15,6 +15,7 @@ from . import persist
 from .checks import as_features, as_targets, positive_int, real
 from .config import Config, initial_params
 from .layout import Layout
+from .optimizers import STATE_ROWS, Optimizer
 from .schedules import as_schedule
 from .training import MAX_ORDERS, DivergenceError, Plan, run
 
@@ -29,6 +30,11 @@ class BaseNetwork:
         self.weights = self.layout.weights(self._params)
         self.biases = self.layout.biases(self._params)
         self.epochs_trained = 0  # over the network's life; learning-rate schedules count it
+        # The optimizer's buffers, laid out like params (see kernels/update.py), kept across
+        # fit calls and saved with the network; reset when another optimizer takes over.
+        self._optimizer = "sgd"
+        self._state = np.zeros((0, self.layout.size), self.config.dtype)
+        self._steps = 0
 
     @property
     def params(self) -> np.ndarray:
@@ -55,12 +61,24 @@ class BaseNetwork:
             l2: float = 0.0, shuffle: bool = True, validation_data=None,
             verbose: bool = False, *, schedule=None, validation_fraction: float | None = None,
             early_stopping: bool = False, patience: int = 5, min_delta: float = 0.0,
-            checkpoint=None, checkpoint_every: int = 1, callback=None) -> dict:
-        """Train with SGD, continuing from the current parameters.
+            checkpoint=None, checkpoint_every: int = 1, callback=None, optimizer: str = "sgd",
+            momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+            eps: float = 1e-8) -> dict:
+        """Train, continuing from the current parameters (and optimizer state).
 
-        X: ``(n, n_in)``; y: labels ``(n,)`` or targets ``(n, n_out)``. Each step is
-        ``params -= lr_t * gradient(batch, l1, l2)``; ``batch_size=1`` is per-sample SGD, and
-        with ``shuffle`` every epoch visits the samples in a new order drawn from the seed.
+        X: ``(n, n_in)``; y: labels ``(n,)`` or targets ``(n, n_out)``. Each step uses the
+        gradient g of the batch's mean loss plus the penalty ``l1 * sum|W| + (l2/2) sum W^2``;
+        ``batch_size=1`` steps per sample, and with ``shuffle`` every epoch visits the samples
+        in a new order drawn from the seed. ``optimizer`` (PyTorch's conventions):
+
+            "sgd":       params -= lr g
+            "momentum":  v = momentum v + g;  params -= lr v
+            "nesterov":  v = momentum v + g;  params -= lr (g + momentum v)
+            "adam":      t += 1;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+                         params -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+        The optimizer's buffers (v; m, v, t) start at zero, carry on across ``fit`` calls and
+        are saved with the network; changing ``optimizer`` starts them afresh.
 
         schedule: the learning rate per epoch, ``lr_t = schedule.rate(lr, t)`` for the
             network's t-th epoch (``fastmlp.schedules``: Constant (None), Step, InvScaling,
@@ -99,6 +117,7 @@ class BaseNetwork:
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; got {flag!r}")
         schedule = as_schedule(schedule)
+        optimizer = Optimizer.create(optimizer, momentum, beta1, beta2, eps)
         patience = positive_int(patience, "patience")
         min_delta = real(min_delta, "min_delta")
         checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
@@ -119,9 +138,10 @@ class BaseNetwork:
             X, T, validation = self._split(X, T, validation_fraction)
         if early_stopping and validation is None:
             raise ValueError("early_stopping needs validation_data or validation_fraction")
-        plan = Plan(epochs, batch_size, lr, l1, l2, bool(shuffle), schedule, validation,
-                    bool(early_stopping), patience, min_delta, checkpoint, checkpoint_every,
-                    callback, bool(verbose))
+        plan = Plan(epochs, batch_size, lr, l1, l2, bool(shuffle), schedule, optimizer,
+                    validation, bool(early_stopping), patience, min_delta, checkpoint,
+                    checkpoint_every, callback, bool(verbose))
+        self._use_optimizer(optimizer)
         return run(self, X, T, plan)
 
     def _split(self, X, T, fraction):
@@ -223,12 +243,13 @@ class BaseNetwork:
         trained) to one .npz, atomically."""
         persist.write(path, self.config.to_dict(), self._params,
                       {"rng": self._rng.bit_generator.state,
-                       "epochs_trained": self.epochs_trained})
+                       "epochs_trained": self.epochs_trained, "optimizer": self._optimizer,
+                       "optimizer_steps": self._steps}, self._state)
 
     @classmethod
     def load(cls, path):
         """A network read from a file written by ``save``; ValueError if it is not one."""
-        config, params, state = persist.read(path)
+        config, params, state, buffers = persist.read(path)
         try:
             net = cls(config["sizes"], config["activation"], config["output"], config["loss"],
                       config["init"], config["dtype"], config["seed"])
@@ -238,6 +259,14 @@ class BaseNetwork:
             net._rng.bit_generator.state = state["rng"]
             net.epochs_trained = positive_int(state["epochs_trained"] + 1,
                                               "epochs_trained + 1") - 1
+            optimizer = state.get("optimizer", "sgd")
+            rows = STATE_ROWS.get(optimizer)
+            if rows is None or buffers.shape != (rows, params.size) or buffers.dtype != \
+                    params.dtype:
+                raise ValueError(f"its optimizer state ({optimizer!r}, {buffers.dtype}"
+                                 f"{buffers.shape}) does not fit its parameters")
+            net._optimizer, net._state = optimizer, buffers
+            net._steps = positive_int(state.get("optimizer_steps", 0) + 1, "steps + 1") - 1
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{str(path)!r} is not a valid fastmlp model: {e}") from e
         net._params[:] = params
@@ -245,24 +274,35 @@ class BaseNetwork:
 
     # --- the math, supplied by subclasses -------------------------------------------------
 
-    def _train(self, X, T, order, batch_size, lr, l1, l2) -> float:
-        """One epoch of SGD over ``order``; returns the sum of the per-sample losses."""
+    def _train(self, X, T, order, batch_size, lr, l1, l2, optimizer) -> float:
+        """One epoch over ``order``; returns the sum of the per-sample losses."""
         raise NotImplementedError
 
-    def _train_epochs(self, X, T, orders, batch_size, lrs, l1, l2, losses, last_good) -> int:
-        """One epoch of SGD per row of ``orders`` ``(epochs, n)``, epoch e at rate lrs[e].
-        losses[e] <- epoch e's loss (mean per-sample loss plus the penalty at its end). After
-        each epoch, if that loss or a parameter is not finite, restore ``last_good`` and
-        return e (the epochs completed); otherwise copy the parameters into ``last_good``.
-        Returns the number of epochs."""
+    def _train_epochs(self, X, T, orders, batch_size, lrs, l1, l2, optimizer, losses,
+                      last_good) -> int:
+        """One epoch per row of ``orders`` ``(epochs, n)``, epoch e at rate lrs[e], with
+        ``optimizer`` (its state in ``_state``/``_steps``). losses[e] <- epoch e's loss (mean
+        per-sample loss plus the penalty at its end). After each epoch, if that loss or a
+        parameter is not finite, restore the parameters (``last_good``) and optimizer state of
+        the last good epoch and return e (the epochs completed); otherwise copy the
+        parameters into ``last_good``. Returns the number of epochs."""
         for e, order in enumerate(orders):
-            total = self._train(X, T, order, batch_size, lrs[e], l1, l2)
+            state, steps = self._state.copy(), self._steps
+            total = self._train(X, T, order, batch_size, lrs[e], l1, l2, optimizer)
             losses[e] = total / len(order) + self._penalty(l1, l2, want_grad=False)[0]
             if not (np.isfinite(losses[e]) and np.isfinite(self._params).all()):
                 self._params[:] = last_good
+                self._state[...], self._steps = state, steps
                 return e
             last_good[:] = self._params
         return len(orders)
+
+    def _use_optimizer(self, optimizer) -> None:
+        """Fresh state if ``optimizer`` is not the one whose state the network holds."""
+        if optimizer.name != self._optimizer:
+            self._optimizer = optimizer.name
+            self._state = np.zeros((optimizer.state_rows, self.layout.size), self.dtype)
+            self._steps = 0
 
     def _outputs(self, X) -> np.ndarray:
         """Output activations ``(n, n_out)``."""

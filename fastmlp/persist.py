@@ -25,16 +25,18 @@ def checked_path(path) -> str:
     return path
 
 
-def write(path, config: dict, params: np.ndarray, state: dict) -> None:
-    """Write the model; ``state`` holds what training needs to go on exactly: ``rng`` (the
-    random generator's state) and ``epochs_trained``."""
+def write(path, config: dict, params: np.ndarray, state: dict, buffers: np.ndarray) -> None:
+    """Write the model; ``state`` and the optimizer's ``buffers`` ``(rows, n_params)`` hold
+    what training needs to go on exactly (the random state, epochs trained, the optimizer's
+    name and step count)."""
     write_atomically(os.path.abspath(os.fspath(path)), lambda f: np.savez(
         f, format=np.array(FORMAT), config=np.array(json.dumps(config)), params=params,
-        state=np.array(json.dumps(state))))
+        state=np.array(json.dumps(state)), optimizer_state=buffers))
 
 
-def read(path) -> tuple[dict, np.ndarray, dict]:
-    """(config, params, state) from a model file; ValueError if it is not one."""
+def read(path) -> tuple[dict, np.ndarray, dict, np.ndarray]:
+    """(config, params, state, optimizer buffers) from a model file; ValueError if it is not
+    one."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -48,9 +50,11 @@ def read(path) -> tuple[dict, np.ndarray, dict]:
             params = np.array(data["params"])
             if "state" in data.files:
                 state = json.loads(str(data["state"]))
+                buffers = np.array(data["optimizer_state"])
             else:  # written before the state held more than the random state
                 state = {"rng": json.loads(str(data["rng_state"])), "epochs_trained": 0}
+                buffers = np.zeros((0, params.size), params.dtype)
     except Exception as e:
         raise ValueError(f"{path!r} is not a readable fastmlp model ({type(e).__name__}: {e}); "
                          f"expected a file written by Network.save") from e
-    return config, params, state
+    return config, params, state, buffers

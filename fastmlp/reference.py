@@ -9,7 +9,7 @@ two can be compared step by step. Notation, for a batch of B samples:
     backward:  delta_L = dL/dz_L / B
                dW_l = a_{l-1}^T @ delta_l,   db_l = sum over the batch of delta_l
                delta_{l-1} = (delta_l @ W_l^T) * f'_{l-1}(z_{l-1})
-    SGD step:  params -= lr * gradient
+    SGD step:  params -= lr * gradient   (momentum, Nesterov, Adam: see kernels/update.py)
 """
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ class Network(BaseNetwork):
             G[...] = l1 * np.sign(W) + l2 * W
         return float(value), grad
 
-    def _train(self, X, T, order, batch_size, lr, l1, l2):
+    def _train(self, X, T, order, batch_size, lr, l1, l2, optimizer):
         lr = self.dtype.type(lr)  # keep float32 arithmetic float32
         total = 0.0
         for start in range(0, len(order), batch_size):
@@ -126,6 +126,26 @@ class Network(BaseNetwork):
             loss, grad = self._batch(X[batch], T[batch])
             if l1 or l2:
                 grad += self._penalty(l1, l2, want_grad=True)[1]
-            self.params[...] -= lr * grad
+            self._step(grad, lr, optimizer)
             total += loss
         return total
+
+    def _step(self, g, lr, optimizer):
+        """One optimizer step (the rules of fastmlp/kernels/update.py), in the params' dtype."""
+        p, state = self.params, self._state
+        mu, b1, b2, eps = optimizer.hyper(self.dtype)
+        if optimizer.name == "sgd":
+            p -= lr * g
+        elif optimizer.name in ("momentum", "nesterov"):
+            v = state[0]
+            v[...] = mu * v + g
+            p -= lr * (g + mu * v) if optimizer.name == "nesterov" else lr * v
+        else:  # adam
+            self._steps += 1
+            t = self._steps
+            m, v = state
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g * g
+            step_size = self.dtype.type(lr / (1.0 - float(b1) ** t))
+            root_correction = self.dtype.type(np.sqrt(1.0 - float(b2) ** t))
+            p -= step_size * m / (np.sqrt(v) / root_correction + eps)

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from .optimizers import Optimizer
 from .schedules import Schedule
 
 # A kernel call trains at most this many sample visits' worth of epochs (its orders are int64),
@@ -40,6 +41,7 @@ class Plan:
     l2: float
     shuffle: bool
     schedule: Schedule
+    optimizer: Optimizer
     validation: tuple[np.ndarray, np.ndarray] | None
     early_stopping: bool
     patience: int
@@ -107,7 +109,7 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
             losses = np.empty(k)
             start = time.perf_counter()
             completed = net._train_epochs(X, T, orders, batch_size, lrs, plan.l1, plan.l2,
-                                          losses, last_good)
+                                          plan.optimizer, losses, last_good)
             seconds = time.perf_counter() - start
             net.epochs_trained += completed
             if completed < k:

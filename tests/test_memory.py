@@ -8,7 +8,7 @@ from numba.core.runtime import rtsys
 
 from fastmlp import Network
 from fastmlp.checks import as_features, as_targets
-from fastmlp.kernels.train import sgd_batch_epochs, sgd_sample_epochs
+from fastmlp.optimizers import Optimizer
 
 
 def numba_allocations():
@@ -32,25 +32,22 @@ def test_fit_copies_X_only_to_convert_it(batch_size):
         assert copies * X32.nbytes <= peak < (copies + 0.25) * X32.nbytes, (X.dtype, peak)
 
 
-@pytest.mark.parametrize("batch_size", [1, 16])
-def test_kernel_allocations_do_not_grow_with_epochs(batch_size):
+@pytest.mark.parametrize("batch_size, optimizer", [(1, "sgd"), (16, "sgd"), (1, "adam"),
+                                                   (16, "nesterov")])
+def test_kernel_allocations_do_not_grow_with_epochs(batch_size, optimizer):
     rng = np.random.default_rng(1)
     net = Network([12, 9, 4], seed=0)
     X = as_features(rng.normal(size=(40, 12)), net.config)
     T = as_targets(rng.integers(0, 4, 40), 40, net.config)
-    s = net._scalar
+    opt = Optimizer.create(optimizer, 0.9, 0.9, 0.999, 1e-8)
+    net._use_optimizer(opt)
     counts = []
     for epochs in (1, 1, 30):
         orders = np.tile(np.arange(40), (epochs, 1))
         losses, last_good = np.empty(epochs), net.params.copy()
-        lrs = np.full(epochs, 0.1, net.dtype)
         before = numba_allocations()
-        if batch_size == 1:
-            done = sgd_sample_epochs(*net._kernel_args, net.config.loss_code, X, T, orders,
-                                     lrs, s(0), s(0), losses, last_good)
-        else:
-            done = sgd_batch_epochs(*net._kernel_args, net.config.loss_code, X, T, orders,
-                                    batch_size, lrs, s(0), s(0), losses, last_good)
+        done = net._train_epochs(X, T, orders, batch_size, np.full(epochs, 0.01), 0.0, 0.0, opt,
+                                 losses, last_good)
         after = numba_allocations()
         assert done == epochs
         counts.append(after[0] - before[0])

@@ -8,7 +8,7 @@ from .forward import forward, forward_sample
 from .jit import kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
-from .update import sgd
+from .update import step
 from .workspace import delta_block, workspace
 
 
@@ -33,13 +33,14 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
 
 
 @kernel
-def sgd_epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, batch_size, ws,
-                      A0, grad, grad_layers, lr, l1, l2):
-    """Minibatch SGD over the samples ``order``, taken ``batch_size`` at a time.
+def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, batch_size, ws,
+                  A0, grad, grad_layers, optimizer, state, steps, lr, hyper, l1, l2):
+    """One epoch over the samples ``order``, taken ``batch_size`` at a time (the last batch
+    may be smaller), each batch one step of ``optimizer`` (see ``update.step``) with the mean
+    gradient of the batch plus the penalty gradient.
 
-    Each step is params -= lr * (mean gradient of the batch + penalty gradient); the last
-    batch may be smaller. A0 ``(batch_size, n_in)`` and grad (flat, and its Layers) are
-    scratch. Returns the sum of the per-sample losses, each taken before its step.
+    A0 ``(batch_size, n_in)`` and grad (flat, and its Layers) are scratch. Returns the sum of
+    the per-sample losses, each taken before its step.
     """
     n = order.shape[0]
     one = params.dtype.type(1.0)
@@ -52,7 +53,7 @@ def sgd_epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, 
         total += batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
                                 one / params.dtype.type(rows), ws, grad_layers)
         add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
-        sgd(params, grad, lr)
+        step(optimizer, params, grad, state, steps, lr, hyper)
     return total
 
 
@@ -67,30 +68,42 @@ def all_finite(params):
 
 
 @kernel
-def end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
+def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, n, losses, e, last_good,
+              last_state):
     """losses[e] <- the epoch's loss: ``total / n`` (the mean of its per-sample losses) plus
-    the penalty. If that loss or a parameter is not finite, params <- last_good and returns
-    False; otherwise last_good <- params and returns True."""
+    the penalty. If that loss or a parameter is not finite, the parameters and optimizer state
+    (params, state, steps[0]) go back to the last good epoch's (last_good, last_state,
+    steps[1]) and it returns False; otherwise they become the last good ones."""
     losses[e] = total / n + penalty(params, sizes, w_off, l1, l2)
-    if not (np.isfinite(losses[e]) and all_finite(params)):
+    good = np.isfinite(losses[e]) and all_finite(params)
+    if good:
+        copy(params, last_good)
+        for r in range(state.shape[0]):
+            copy(state[r], last_state[r])
+        steps[1] = steps[0]
+    else:
         copy(last_good, params)
-        return False
-    copy(params, last_good)
-    return True
+        for r in range(state.shape[0]):
+            copy(last_state[r], state[r])
+        steps[0] = steps[1]
+    return good
 
 
 # The two entry points below train one epoch per row of ``orders`` ``(epochs, n)``, each row
 # the order in which that epoch visits the samples (int64 indices into X and T). X ``(n, n_in)``
 # and T ``(n, n_out)`` are of params' dtype, and so are lrs (epoch e's learning rate lrs[e]),
-# l1 and l2. Every epoch
-# ends with ``end_epoch``; they return the number of epochs completed, fewer than asked if
-# training diverged (the parameters are then those of the last good epoch). Per-sample and
-# minibatch training are separate kernels so that each compiles only when used.
+# l1 and l2. Every epoch ends with ``end_epoch``; they return the number of epochs completed,
+# fewer than asked if training diverged (the parameters and optimizer state are then those of
+# the last good epoch). Per-sample SGD, fused into the backward pass, and minibatch training
+# (any optimizer; batch_size 1 for per-sample training with one) are separate kernels, so
+# that each compiles only when used.
 
 @kernel
 def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, lrs, l1, l2,
                       losses, last_good):
     """Per-sample SGD for ``orders.shape[0]`` epochs (see above)."""
+    no_state = np.empty((0, params.shape[0]), params.dtype)
+    steps = np.zeros(2, np.int64)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     n = orders.shape[1]
@@ -104,15 +117,18 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             z, k0 = forward_sample(net, codes, X[i], ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2)
-        if not end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
+        if not end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, n, losses, e,
+                         last_good, no_state):
             return e
     return orders.shape[0]
 
 
 @kernel
-def sgd_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, batch_size,
-                     lrs, l1, l2, losses, last_good):
-    """Minibatch SGD for ``orders.shape[0]`` epochs (see above)."""
+def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, batch_size, lrs,
+                 l1, l2, optimizer, hyper, state, steps, losses, last_good, last_state):
+    """Minibatch training for ``orders.shape[0]`` epochs (see above) with ``optimizer`` (an
+    ``update`` code; hyper, state and steps as ``update.step`` takes them, steps[1] and
+    last_state the last good epoch's)."""
     n = orders.shape[1]
     capacity = min(batch_size, n)
     net = layers(params, sizes, w_off, b_off)
@@ -121,8 +137,10 @@ def sgd_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders
     grad = np.empty_like(params)
     grad_layers = layers(grad, sizes, w_off, b_off)
     for e in range(orders.shape[0]):
-        total = sgd_epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
-                                  batch_size, ws, A0, grad, grad_layers, lrs[e], l1, l2)
-        if not end_epoch(params, sizes, w_off, l1, l2, total, n, losses, e, last_good):
+        total = epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
+                              batch_size, ws, A0, grad, grad_layers, optimizer, state, steps,
+                              lrs[e], hyper, l1, l2)
+        if not end_epoch(params, state, steps, sizes, w_off, l1, l2, total, n, losses, e,
+                         last_good, last_state):
             return e
     return orders.shape[0]

@@ -1,5 +1,23 @@
-"""Parameter updates: one loop over the flat buffer, whatever the network's shape."""
+"""Parameter updates: one loop over the flat buffer, whatever the network's shape.
+
+An optimizer's state is rows of buffers laid out like the parameters: none for SGD, the
+velocity v for momentum and Nesterov, the moments m and v for Adam. g is the gradient of the
+batch's mean loss plus the penalty.
+
+    sgd:       params -= lr g
+    momentum:  v = mu v + g;  params -= lr v                      (PyTorch's SGD, dampening 0)
+    nesterov:  v = mu v + g;  params -= lr (g + mu v)
+    adam:      t += 1;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+               params -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)   (PyTorch's Adam)
+"""
+import numpy as np
+
 from .jit import kernel
+
+SGD = 0
+MOMENTUM = 1
+NESTEROV = 2
+ADAM = 3
 
 
 @kernel
@@ -7,3 +25,42 @@ def sgd(params, grad, lr):
     """params -= lr * grad."""
     for k in range(params.shape[0]):
         params[k] -= lr * grad[k]
+
+
+@kernel
+def momentum_step(params, grad, v, lr, mu, nesterov):
+    for k in range(params.shape[0]):
+        v[k] = mu * v[k] + grad[k]
+        if nesterov:
+            params[k] -= lr * (grad[k] + mu * v[k])
+        else:
+            params[k] -= lr * v[k]
+
+
+@kernel
+def adam_step(params, grad, m, v, t, lr, beta1, beta2, eps):
+    one = params.dtype.type(1.0)
+    # The bias corrections in float64, then the arithmetic in the buffer's own dtype.
+    step_size = params.dtype.type(lr / (1.0 - float(beta1) ** t))
+    root_correction = params.dtype.type(np.sqrt(1.0 - float(beta2) ** t))
+    for k in range(params.shape[0]):
+        g = grad[k]
+        m[k] = beta1 * m[k] + (one - beta1) * g
+        v[k] = beta2 * v[k] + (one - beta2) * g * g
+        params[k] -= step_size * m[k] / (np.sqrt(v[k]) / root_correction + eps)
+
+
+@kernel
+def step(code, params, grad, state, steps, lr, hyper):
+    """One step of optimizer ``code`` on params with ``grad``.
+
+    state: ``(rows, n_params)`` the optimizer's buffers; steps[0]: Adam's step count t;
+    hyper: ``[mu, b1, b2, eps]`` in params' dtype.
+    """
+    if code == SGD:
+        sgd(params, grad, lr)
+    elif code == ADAM:
+        steps[0] += 1
+        adam_step(params, grad, state[0], state[1], steps[0], lr, hyper[1], hyper[2], hyper[3])
+    else:
+        momentum_step(params, grad, state[0], lr, hyper[0], code == NESTEROV)

@@ -1,0 +1,131 @@
+"""Momentum, Nesterov and Adam: against the NumPy reference, against their update equations
+by hand, and their state kept across fit calls, files and divergence."""
+import numpy as np
+import pytest
+
+from fastmlp import DivergenceError, Network, reference
+
+from conftest import make_data, relative_error
+
+SIZES = [5, 7, 3]
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam"]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_kernels_match_the_reference(optimizer, batch_size, dtype, tolerance):
+    X, y = make_data(SIZES, "softmax", None, n=40, dtype=dtype)
+    nets = [impl(SIZES, activation="tanh", dtype=dtype, seed=11)
+            for impl in (Network, reference.Network)]
+    histories = [net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.05, l2=0.01,
+                         optimizer=optimizer, momentum=0.8, beta1=0.85, beta2=0.99, eps=1e-7)
+                 for net in nets]
+    assert relative_error(nets[0].params, nets[1].params) < tolerance
+    assert relative_error(nets[0]._state, nets[1]._state) < tolerance
+    assert nets[0]._steps == nets[1]._steps == (0 if optimizer != "adam" else
+                                                2 * -(-40 // batch_size))
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=tolerance)
+
+
+def by_hand(optimizer, params, gradient, steps, lr, mu=0.9, b1=0.9, b2=0.999, eps=1e-8):
+    """``steps`` full-batch steps of the update equations, in float64."""
+    p = params.copy()
+    v = np.zeros_like(p)
+    m = np.zeros_like(p)
+    for t in range(1, steps + 1):
+        g = gradient(p)
+        if optimizer == "momentum":
+            v = mu * v + g
+            p = p - lr * v
+        elif optimizer == "nesterov":
+            v = mu * v + g
+            p = p - lr * (g + mu * v)
+        else:
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            p = p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    return p
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "adam"])
+def test_three_steps_follow_the_update_equations(Impl, optimizer):
+    X, y = make_data(SIZES, "softmax", None, n=6, dtype=np.float64)
+    net = Impl(SIZES, dtype=np.float64, seed=12)
+    probe = Impl(SIZES, dtype=np.float64, seed=12)
+
+    def gradient(p):
+        probe.params[:] = p
+        return probe.gradient(X, y, l2=0.1)
+
+    expected = by_hand(optimizer, net.params, gradient, 3, lr=0.1)
+    # One full batch in order per epoch: three epochs are three steps.
+    net.fit(X, y, epochs=3, batch_size=6, lr=0.1, l2=0.1, shuffle=False, optimizer=optimizer)
+    assert relative_error(net.params, expected) < 1e-12
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_state_carries_across_calls_and_files(Impl, tmp_path, optimizer, batch_size):
+    X, y = make_data(SIZES, "softmax", None, n=20, dtype=np.float64)
+    settings = dict(batch_size=batch_size, lr=0.02, optimizer=optimizer)
+    whole = Impl(SIZES, dtype=np.float64, seed=13)
+    whole.fit(X, y, epochs=3, **settings)
+    parts = Impl(SIZES, dtype=np.float64, seed=13)
+    parts.fit(X, y, epochs=1, **settings)
+    parts.fit(X, y, epochs=1, **settings)
+    parts.save(tmp_path / "net.npz")
+    loaded = Impl.load(tmp_path / "net.npz")
+    assert loaded._optimizer == optimizer and np.array_equal(loaded._state, parts._state)
+    loaded.fit(X, y, epochs=1, **settings)
+    assert np.array_equal(loaded.params, whole.params)
+    assert np.array_equal(loaded._state, whole._state) and loaded._steps == whole._steps
+
+
+def test_another_optimizer_starts_afresh(Impl):
+    X, y = make_data(SIZES, "softmax", None, n=20, dtype=np.float64)
+    net = Impl(SIZES, dtype=np.float64, seed=14)
+    net.fit(X, y, batch_size=5, lr=0.01, optimizer="adam")
+    after_adam = net.params.copy()
+    net.fit(X, y, batch_size=5, lr=0.01, optimizer="momentum")
+    fresh = Impl(SIZES, dtype=np.float64, seed=14)
+    fresh.fit(X, y, batch_size=5, lr=0.01, optimizer="adam")  # same shuffle for the next epoch
+    fresh.params[:] = after_adam
+    fresh._optimizer = "sgd"  # forget Adam's state as fit does
+    fresh.fit(X, y, batch_size=5, lr=0.01, optimizer="momentum")
+    assert np.array_equal(net.params, fresh.params)
+    assert net._state.shape == (1, net.params.size) and net._steps == 0
+
+
+def test_divergence_restores_the_optimizer_state(Impl):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3)) * 10
+    y = rng.normal(size=30) * 100
+    net = Impl([3, 4, 1], activation="identity", output="identity", seed=0)
+    net.fit(X, y, epochs=2, batch_size=3, lr=1e-6, optimizer="momentum")
+    params, state = net.params.copy(), net._state.copy()
+    with pytest.raises(DivergenceError, match="diverged in epoch 1"):
+        net.fit(X, y, epochs=20, batch_size=3, lr=1e3, optimizer="momentum")
+    assert net.epochs_trained == 2
+    assert np.array_equal(net.params, params) and np.array_equal(net._state, state)
+
+
+@pytest.mark.parametrize("settings, error, words", [
+    (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of"),
+    (dict(optimizer=None), ValueError, "optimizer must be one of"),
+    (dict(optimizer="momentum", momentum=-0.5), ValueError, "momentum"),
+    (dict(optimizer="nesterov", momentum=0.0), ValueError, "nesterov needs momentum"),
+    (dict(optimizer="adam", beta1=1.0), ValueError, "beta1 must be in"),
+    (dict(optimizer="adam", beta2=-0.1), ValueError, "beta2"),
+    (dict(optimizer="adam", eps=0.0), ValueError, "eps"),
+    (dict(optimizer="adam", beta1="0.9"), TypeError, "beta1"),
+])
+def test_bad_optimizer_settings(Impl, settings, error, words):
+    X, y = make_data(SIZES, "softmax", None, n=10, dtype=np.float64)
+    net = Impl(SIZES, dtype=np.float64, seed=15)
+    net.fit(X, y, batch_size=2, optimizer="momentum")
+    before = net.params.copy(), net._state.copy(), net._optimizer
+    with pytest.raises(error, match=words):
+        net.fit(X, y, **settings)
+    assert np.array_equal(net.params, before[0]) and np.array_equal(net._state, before[1])
+    assert net._optimizer == before[2]
