@@ -93,8 +93,9 @@ class BaseNetwork:
             best epoch). ``Network.load`` of it and ``fit`` for the remaining
             epochs continue bit for bit as the uninterrupted run would.
         callback: ``callback(history)`` after every epoch; returning False stops training.
-        Ctrl-C stops training after the kernel call under way (a fraction of a second, or one
-        epoch of a large network); the network keeps the last completed epoch. Twice aborts.
+        Ctrl-C stops training after the kernel call under way (kernel calls take a fraction of
+        a second: long epochs are trained in slices); the network goes back to the end of the
+        last completed epoch (parameters, optimizer and random state). Twice aborts at once.
 
         Returns the history: lists with one entry per epoch, ``loss`` (mean of the per-sample
         losses, each taken just before its step, plus the penalty at the epoch's end), ``lr``,
@@ -278,24 +279,35 @@ class BaseNetwork:
         """One epoch over ``order``; returns the sum of the per-sample losses."""
         raise NotImplementedError
 
-    def _train_epochs(self, X, T, orders, batch_size, lrs, l1, l2, optimizer, losses,
-                      last_good) -> int:
-        """One epoch per row of ``orders`` ``(epochs, n)``, epoch e at rate lrs[e], with
-        ``optimizer`` (its state in ``_state``/``_steps``). losses[e] <- epoch e's loss (mean
-        per-sample loss plus the penalty at its end). After each epoch, if that loss or a
-        parameter is not finite, restore the parameters (``last_good``) and optimizer state of
-        the last good epoch and return e (the epochs completed); otherwise copy the
-        parameters into ``last_good``. Returns the number of epochs."""
+    def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
+                      losses, last_good, last_state, steps) -> tuple[int, bool]:
+        """Train the rows of ``orders`` ``(k, n)`` (row e: epoch e's visiting order, at rate
+        lrs[e]) with ``optimizer`` (its state in ``_state``/``_steps``): row 0 from position
+        ``begin``, the last row up to position ``end``, the others whole.
+
+        losses[0] comes in with the loss summed over row 0's positions before ``begin``;
+        losses[e] leaves with epoch e's loss (mean per-sample loss plus the penalty at its
+        end) if the epoch ended, else its sum so far. After each epoch, if that loss or a
+        parameter is not finite, the parameters and optimizer state of the last good epoch
+        (``last_good``, ``last_state``, steps[1]) come back and training stops; otherwise they
+        become the last good ones. Returns (epochs ended, whether training diverged).
+        """
+        k, n = orders.shape
         for e, order in enumerate(orders):
-            state, steps = self._state.copy(), self._steps
-            total = self._train(X, T, order, batch_size, lrs[e], l1, l2, optimizer)
-            losses[e] = total / len(order) + self._penalty(l1, l2, want_grad=False)[0]
+            stop = end if e == k - 1 else n
+            total = (losses[e] if e == 0 else 0.0) + self._train(
+                X, T, order[begin if e == 0 else 0:stop], batch_size, lrs[e], l1, l2, optimizer)
+            if stop < n:
+                losses[e] = total
+                return e, False
+            losses[e] = total / n + self._penalty(l1, l2, want_grad=False)[0]
             if not (np.isfinite(losses[e]) and np.isfinite(self._params).all()):
                 self._params[:] = last_good
-                self._state[...], self._steps = state, steps
-                return e
+                self._state[...], self._steps = last_state, int(steps[1])
+                return e, True
             last_good[:] = self._params
-        return len(orders)
+            last_state[...], steps[1] = self._state, self._steps
+        return k, False
 
     def _use_optimizer(self, optimizer) -> None:
         """Fresh state if ``optimizer`` is not the one whose state the network holds."""

@@ -49,19 +49,20 @@ class Network(BaseNetwork):
         # A float64 scalar would promote float32 kernels' arithmetic to float64.
         return self.config.dtype.type(x)
 
-    def _train_epochs(self, X, T, orders, batch_size, lrs, l1, l2, optimizer, losses,
-                      last_good) -> int:
+    def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
+                      losses, last_good, last_state, steps) -> tuple[int, bool]:
         s = self._scalar
         lrs = lrs.astype(self.dtype)
         if optimizer.name == "sgd" and batch_size == 1:  # fused into the backward pass
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
-                                     lrs, s(l1), s(l2), losses, last_good)
-        steps = np.array([self._steps, self._steps])
-        done = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders, batch_size,
-                            lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
-                            self._state, steps, losses, last_good, self._state.copy())
+                                     begin, end, lrs, s(l1), s(l2), losses, last_good)
+        steps[0] = self._steps
+        result = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders, begin,
+                              end, batch_size, lrs, s(l1), s(l2), optimizer.code,
+                              optimizer.hyper(self.dtype), self._state, steps, losses,
+                              last_good, last_state)
         self._steps = int(steps[0])
-        return done
+        return result
 
     def _compute_context(self):
         return _one_blas_thread()

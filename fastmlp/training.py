@@ -1,10 +1,10 @@
 """The epoch loop behind ``fit``.
 
-Training runs in kernel calls of one or more epochs; after each call come the per-epoch
-chores: history, validation, early stopping, checkpoints, the callback. Without chores, a
-call trains several epochs (for a tiny network the Python around a call costs more than an
-epoch); their number grows while calls stay short, so Ctrl-C or a divergence is noticed
-within a fraction of a second, and a call never runs past a checkpoint.
+Training runs in kernel calls sized to take about CALL_SECONDS / 2: several epochs of a tiny
+network (the Python around a call costs more than its epoch), one epoch, or a slice of a long
+epoch. So Ctrl-C is noticed within a fraction of a second; a call never runs past a
+checkpoint. After each epoch come its chores: history, validation, early stopping,
+checkpoints, the callback (with chores, a call trains at most one epoch).
 """
 from __future__ import annotations
 
@@ -89,56 +89,77 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
         history.update(val_loss=[], val_score=[])
     history["stopped"] = None
     best = (np.inf, None, 0)  # early stopping: (val_loss, parameters, epoch)
-    # A first guess of the epochs that fill a short call (about 2 ns per parameter and 0.3 us
-    # per sample visit on this project's machine); measured calls correct it from there.
-    guess = n * (2e-9 * net._params.size + 3e-7)
-    per_call = 1 if plan.each_epoch else max(1, int(CALL_SECONDS / 4 / guess))
-    last_good = net._params.copy()
+    # Sample visits per kernel call: first a guess (about 10 ns per parameter and 0.3 us per
+    # visit, generous for this project's machine), then what the last call's time says fills
+    # half of CALL_SECONDS.
+    budget = CALL_SECONDS / 4 / (1e-8 * net._params.size + 3e-7)
+    # The last good epoch's parameters and optimizer state (steps: [now, last good]).
+    last_good, last_state = net._params.copy(), net._state.copy()
+    steps = np.array([net._steps, net._steps])
     rng_at_start = net._rng.bit_generator.state
-    done = 0
+    done = 0  # epochs ended in this call
+    position, partial, partial_seconds = 0, 0.0, 0.0  # within an epoch trained in slices
     # Overflow is caught by the divergence check, not warned about sample by sample.
     with (deferred_interrupt() as interrupted, net._compute_context(),
           np.errstate(over="ignore", invalid="ignore")):
         while done < plan.epochs and history["stopped"] is None:
-            k = min(per_call, plan.epochs - done, max(1, MAX_ORDERS // n))
-            if plan.checkpoint is not None:
-                k = min(k, plan.checkpoint_every - done % plan.checkpoint_every)
-            first = net.epochs_trained
-            lrs = plan.schedule.rates(plan.lr, first, k)
-            orders = net._orders(k, n, plan.shuffle)
+            if position == 0:
+                k = min(max(1, int(budget // n)), plan.epochs - done, max(1, MAX_ORDERS // n))
+                if plan.each_epoch:
+                    k = 1
+                if plan.checkpoint is not None:
+                    k = min(k, plan.checkpoint_every - done % plan.checkpoint_every)
+                lrs = plan.schedule.rates(plan.lr, net.epochs_trained, k)
+                orders = net._orders(k, n, plan.shuffle)
+            # An epoch longer than a call is trained in slices of whole batches.
+            end = n
+            if k == 1 and budget < n - position:
+                end = min(n, position + max(1, int(budget) // batch_size) * batch_size)
             losses = np.empty(k)
+            losses[0] = partial
             start = time.perf_counter()
-            completed = net._train_epochs(X, T, orders, batch_size, lrs, plan.l1, plan.l2,
-                                          plan.optimizer, losses, last_good)
+            ended, diverged = net._train_epochs(X, T, orders, position, end, batch_size, lrs,
+                                                plan.l1, plan.l2, plan.optimizer, losses,
+                                                last_good, last_state, steps)
             seconds = time.perf_counter() - start
-            net.epochs_trained += completed
-            if completed < k:
-                epoch = done + completed + 1
+            visits = (k - 1) * n + end - position
+            budget = max(batch_size, visits * CALL_SECONDS / 2 / max(seconds, 1e-6))
+            net.epochs_trained += ended
+            if diverged:
+                epoch = done + ended + 1
                 net._replay_shuffles(rng_at_start, epoch - 1 if plan.shuffle else 0, n)
                 raise DivergenceError(
-                    f"training diverged in epoch {epoch}: the loss became {losses[completed]} "
-                    f"(lr={lrs[completed]:g}, batch_size={batch_size}); the parameters are "
+                    f"training diverged in epoch {epoch}: the loss became {losses[ended]} "
+                    f"(lr={lrs[ended]:g}, batch_size={batch_size}); the parameters are "
                     f"those after epoch {epoch - 1} of this call. Try a smaller lr.")
-            if not plan.each_epoch:  # (per-epoch Python would cost more than a tiny epoch)
-                done += k
-                history["loss"] += losses.tolist()
-                history["lr"] += lrs.tolist()
-                history["time"] += [seconds / k] * k
-            for e in range(k if plan.each_epoch else 0):
-                done += 1
-                _record(net, plan, history, losses[e], lrs[e], seconds / k, done)
-                if plan.early_stopping:
-                    best = _early_stopping(net, plan, history, best, done)
-                if plan.callback is not None and plan.callback(history) is False:
-                    history["stopped"] = "callback"
+            if end < n:
+                position, partial, partial_seconds = end, losses[0], partial_seconds + seconds
+            else:
+                seconds = (seconds + partial_seconds) / k
+                position, partial, partial_seconds = 0, 0.0, 0.0
+                if not plan.each_epoch:  # (per-epoch Python costs more than a tiny epoch)
+                    done += k
+                    history["loss"] += losses.tolist()
+                    history["lr"] += lrs.tolist()
+                    history["time"] += [seconds] * k
+                for e in range(k if plan.each_epoch else 0):
+                    done += 1
+                    _record(net, plan, history, losses[e], lrs[e], seconds, done)
+                    if plan.early_stopping:
+                        best = _early_stopping(net, plan, history, best, done)
+                    if plan.callback is not None and plan.callback(history) is False:
+                        history["stopped"] = "callback"
             if interrupted[0] and history["stopped"] is None:
                 history["stopped"] = "interrupted"
-            if plan.checkpoint is not None and (done % plan.checkpoint_every == 0
-                                                or done == plan.epochs
-                                                or history["stopped"] is not None):
+                if position > 0:  # back to the end of the last whole epoch
+                    net._params[:] = last_good
+                    net._state[...], net._steps = last_state, int(steps[1])
+                    net._replay_shuffles(rng_at_start, done if plan.shuffle else 0, n)
+                    position = 0
+            if plan.checkpoint is not None and position == 0 and (
+                    done % plan.checkpoint_every == 0 or done == plan.epochs
+                    or history["stopped"] is not None):
                 net.save(plan.checkpoint)
-            if not plan.each_epoch:
-                per_call = max(1, int(k * CALL_SECONDS / 2 / max(seconds, 1e-6)))
     if plan.early_stopping and best[1] is not None:
         net._params[:] = best[1]
         history["best_epoch"] = best[2]

@@ -44,12 +44,12 @@ def test_kernel_allocations_do_not_grow_with_epochs(batch_size, optimizer):
     counts = []
     for epochs in (1, 1, 30):
         orders = np.tile(np.arange(40), (epochs, 1))
-        losses, last_good = np.empty(epochs), net.params.copy()
+        losses, last_good, last_state = np.zeros(epochs), net.params.copy(), net._state.copy()
         before = numba_allocations()
-        done = net._train_epochs(X, T, orders, batch_size, np.full(epochs, 0.01), 0.0, 0.0, opt,
-                                 losses, last_good)
+        done = net._train_epochs(X, T, orders, 0, 40, batch_size, np.full(epochs, 0.01), 0.0,
+                                 0.0, opt, losses, last_good, last_state, np.zeros(2, np.int64))
         after = numba_allocations()
-        assert done == epochs
+        assert done == (epochs, False)
         counts.append(after[0] - before[0])
         assert after[0] - before[0] == after[1] - before[1]  # all freed
     assert counts[1] == counts[2] > 0

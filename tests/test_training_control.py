@@ -186,3 +186,72 @@ def test_schedules_check_their_settings():
         Cosine(0)
     with pytest.raises(ValueError, match="decay"):
         InvScaling(-0.1)
+
+
+@pytest.fixture
+def tiny_calls(monkeypatch):
+    """Kernel calls of one batch each: every epoch is trained in slices."""
+    import fastmlp.training
+    monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 1e-9)
+
+
+def spy_on_calls(net):
+    begins = []
+    train_epochs = net._train_epochs
+
+    def spy(X, T, orders, begin, *rest):
+        begins.append(begin)
+        return train_epochs(X, T, orders, begin, *rest)
+
+    net._train_epochs = spy
+    return begins
+
+
+@pytest.mark.parametrize("batch_size, optimizer", [(1, "sgd"), (4, "adam"), (1, "nesterov")])
+def test_epochs_in_slices_change_nothing(Impl, batch_size, optimizer, tiny_calls):
+    X, y = data(n=22)
+    settings = dict(epochs=3, batch_size=batch_size, lr=0.05, l1=0.001, optimizer=optimizer,
+                    validation_data=(X[:5], y[:5]))
+    sliced = Impl(SIZES, dtype=np.float64, seed=9)
+    begins = spy_on_calls(sliced)
+    history = sliced.fit(X, y, **settings)
+    assert sorted(set(begins)) == list(range(0, 22, batch_size))  # a call per batch
+    import fastmlp.training
+    fastmlp.training.CALL_SECONDS = 10.0
+    whole = Impl(SIZES, dtype=np.float64, seed=9)
+    begins = spy_on_calls(whole)
+    expected = whole.fit(X, y, **settings)
+    assert begins == [0, 0, 0]
+    assert np.array_equal(sliced.params, whole.params)
+    assert np.array_equal(sliced._state, whole._state) and sliced._steps == whole._steps
+    assert history["loss"] == expected["loss"] and history["val_loss"] == expected["val_loss"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_ctrl_c_within_an_epoch_goes_back_to_its_start(optimizer, tiny_calls):
+    X, y = data(n=40)
+    net = Network(SIZES, dtype=np.float64, seed=10)
+    net.fit(X, y, epochs=2, optimizer=optimizer)
+    start = net.params.copy(), net._rng.bit_generator.state, net._state.copy()
+    calls = []
+    train_epochs = net._train_epochs
+
+    def interrupt_on_call_50(*args):
+        calls.append(args[3])
+        result = train_epochs(*args)
+        if len(calls) == 50:  # one sample per call: the 10th of the second epoch
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    net._train_epochs = interrupt_on_call_50
+    history = net.fit(X, y, epochs=100, optimizer=optimizer)
+    assert history["stopped"] == "interrupted" and len(calls) == 50 and calls[-1] == 9
+    assert len(history["loss"]) == 1
+    again = Network(SIZES, dtype=np.float64, seed=10)
+    again.params[:], again._rng.bit_generator.state = start[0], start[1]
+    again._optimizer, again._state, again.epochs_trained = optimizer, start[2].copy(), 2
+    again.fit(X, y, epochs=1, optimizer=optimizer)
+    assert np.array_equal(net.params, again.params)
+    assert np.array_equal(net._state, again._state)
+    assert net._rng.bit_generator.state == again._rng.bit_generator.state
+    assert net.epochs_trained == again.epochs_trained == 3

@@ -33,20 +33,20 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
 
 
 @kernel
-def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, batch_size, ws,
-                  A0, grad, grad_layers, optimizer, state, steps, lr, hyper, l1, l2):
-    """One epoch over the samples ``order``, taken ``batch_size`` at a time (the last batch
-    may be smaller), each batch one step of ``optimizer`` (see ``update.step``) with the mean
-    gradient of the batch plus the penalty gradient.
+def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begin, end,
+                  batch_size, ws, A0, grad, grad_layers, optimizer, state, steps, lr, hyper, l1,
+                  l2):
+    """The samples ``order[begin:end]`` of an epoch, taken ``batch_size`` at a time from
+    ``begin`` (the last batch may be smaller), each batch one step of ``optimizer`` (see
+    ``update.step``) with the mean gradient of the batch plus the penalty gradient.
 
     A0 ``(batch_size, n_in)`` and grad (flat, and its Layers) are scratch. Returns the sum of
     the per-sample losses, each taken before its step.
     """
-    n = order.shape[0]
     one = params.dtype.type(1.0)
     total = 0.0
-    for start in range(0, n, batch_size):
-        rows = min(batch_size, n - start)
+    for start in range(begin, end, batch_size):
+        rows = min(batch_size, end - start)
         batch = order[start:start + rows]
         for s in range(rows):
             copy(X[batch[s]], A0[s])
@@ -89,58 +89,71 @@ def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, n, losses, e, l
     return good
 
 
-# The two entry points below train one epoch per row of ``orders`` ``(epochs, n)``, each row
-# the order in which that epoch visits the samples (int64 indices into X and T). X ``(n, n_in)``
-# and T ``(n, n_out)`` are of params' dtype, and so are lrs (epoch e's learning rate lrs[e]),
-# l1 and l2. Every epoch ends with ``end_epoch``; they return the number of epochs completed,
-# fewer than asked if training diverged (the parameters and optimizer state are then those of
-# the last good epoch). Per-sample SGD, fused into the backward pass, and minibatch training
-# (any optimizer; batch_size 1 for per-sample training with one) are separate kernels, so
-# that each compiles only when used.
+# The two entry points below train the samples of ``orders`` ``(k, n)``, row e being the order
+# in which epoch e visits the samples (int64 indices into X and T): row 0 from position
+# ``begin``, the last row up to position ``end`` (so one call can train several epochs, or a
+# slice of one), the others whole. X ``(n, n_in)`` and T ``(n, n_out)`` are of params' dtype,
+# and so are lrs (epoch e's learning rate lrs[e]), l1 and l2. losses[0] comes in holding the
+# losses summed over row 0's positions before ``begin``; losses[e] leaves holding epoch e's
+# loss if it ended in the call (see ``end_epoch``), else its sum so far. They return
+# (epochs ended, whether training diverged): after a divergence the parameters and optimizer
+# state are those of the last good epoch. Per-sample SGD, fused into the backward pass, and
+# minibatch training (any optimizer; batch_size 1 for per-sample training with one) are
+# separate kernels, so that each compiles only when used.
 
 @kernel
-def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, lrs, l1, l2,
-                      losses, last_good):
-    """Per-sample SGD for ``orders.shape[0]`` epochs (see above)."""
+def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
+                      lrs, l1, l2, losses, last_good):
+    """Per-sample SGD over ``orders`` (see above)."""
     no_state = np.empty((0, params.shape[0]), params.dtype)
     steps = np.zeros(2, np.int64)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
-    n = orders.shape[1]
+    k, n = orders.shape
     one = params.dtype.type(1.0)
     net = layers(params, sizes, w_off, b_off)
     ws = workspace(params, sizes, 1)
-    for e in range(orders.shape[0]):
-        total = 0.0  # the losses, each taken before its sample's step
-        for k in range(n):
-            i = orders[e, k]
+    for e in range(k):
+        stop = end if e == k - 1 else n
+        total = losses[e] if e == 0 else 0.0  # the losses, each taken before its step
+        for position in range(begin if e == 0 else 0, stop):
+            i = orders[e, position]
             z, k0 = forward_sample(net, codes, X[i], ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2)
+        if stop < n:
+            losses[e] = total
+            return e, False
         if not end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, n, losses, e,
                          last_good, no_state):
-            return e
-    return orders.shape[0]
+            return e, True
+    return k, False
 
 
 @kernel
-def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, batch_size, lrs,
-                 l1, l2, optimizer, hyper, state, steps, losses, last_good, last_state):
-    """Minibatch training for ``orders.shape[0]`` epochs (see above) with ``optimizer`` (an
-    ``update`` code; hyper, state and steps as ``update.step`` takes them, steps[1] and
-    last_state the last good epoch's)."""
-    n = orders.shape[1]
+def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
+                 batch_size, lrs, l1, l2, optimizer, hyper, state, steps, losses, last_good,
+                 last_state):
+    """Minibatch training over ``orders`` (see above; begin is a multiple of batch_size) with
+    ``optimizer`` (an ``update`` code; hyper, state and steps as ``update.step`` takes them,
+    steps[1] and last_state the last good epoch's)."""
+    k, n = orders.shape
     capacity = min(batch_size, n)
     net = layers(params, sizes, w_off, b_off)
     ws = workspace(params, sizes, capacity)
     A0 = np.empty((capacity, sizes[0]), params.dtype)
     grad = np.empty_like(params)
     grad_layers = layers(grad, sizes, w_off, b_off)
-    for e in range(orders.shape[0]):
-        total = epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
-                              batch_size, ws, A0, grad, grad_layers, optimizer, state, steps,
-                              lrs[e], hyper, l1, l2)
+    for e in range(k):
+        stop = end if e == k - 1 else n
+        total = losses[e] if e == 0 else 0.0
+        total += epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
+                               begin if e == 0 else 0, stop, batch_size, ws, A0, grad,
+                               grad_layers, optimizer, state, steps, lrs[e], hyper, l1, l2)
+        if stop < n:
+            losses[e] = total
+            return e, False
         if not end_epoch(params, state, steps, sizes, w_off, l1, l2, total, n, losses, e,
                          last_good, last_state):
-            return e
-    return orders.shape[0]
+            return e, True
+    return k, False
