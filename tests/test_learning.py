@@ -50,3 +50,23 @@ def test_binary_sigmoid_classifier_with_0_1_labels():
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
     assert set(np.unique(net.predict(X))) <= {0, 1}
     assert net.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize("optimizer, lr, batch_size", [("adam", 1e-3, 128),
+                                                       ("momentum", 0.1, 32)])
+def test_digits_learns_with_every_optimizer(optimizer, lr, batch_size):
+    X_train, y_train, X_test, y_test = datasets.load_digits()
+    net = Network([64, 32, 10], activation="relu", seed=0)
+    net.fit(X_train, y_train, epochs=30, batch_size=batch_size, lr=lr, optimizer=optimizer)
+    assert net.score(X_test, y_test) >= 0.95
+
+
+def test_adam_reaches_97_5_percent_on_mnist_in_5_epochs():
+    # The goal of the optimizers' issue, on the real MNIST when FASTMLP_DATA has it.
+    import os
+    if not os.environ.get("FASTMLP_DATA"):
+        pytest.skip("FASTMLP_DATA is not set: no real MNIST to train on")
+    X_train, y_train, X_test, y_test = datasets.load_mnist(download=False)
+    net = Network([784, 128, 64, 10], activation="relu", seed=0)
+    net.fit(X_train, y_train, epochs=5, batch_size=128, lr=1e-3, optimizer="adam")
+    assert net.score(X_test, y_test) >= 0.975
