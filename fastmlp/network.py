@@ -7,6 +7,7 @@ import numpy as np
 
 from .kernels.evaluate import loss_and_gradient, outputs
 from .kernels.penalty import add_penalty_gradient, penalty
+from .kernels.momentum import momentum_sample_epochs
 from .kernels.train import batch_epochs, sgd_sample_epochs
 from .model import BaseNetwork
 
@@ -57,6 +58,12 @@ class Network(BaseNetwork):
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
                                      begin, end, lrs, s(l1), s(l2), losses, last_good)
         steps[0] = self._steps
+        if batch_size == 1 and optimizer.name in ("momentum", "nesterov") and l1 == l2 == 0:
+            # Fused too, the first layer's rows of zero inputs brought up to date lazily.
+            return momentum_sample_epochs(
+                *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
+                s(optimizer.momentum), optimizer.name == "nesterov", self._state, steps, losses,
+                last_good, last_state)
         result = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders, begin,
                               end, batch_size, lrs, s(l1), s(l2), optimizer.code,
                               optimizer.hyper(self.dtype), self._state, steps, losses,

@@ -129,3 +129,24 @@ def test_bad_optimizer_settings(Impl, settings, error, words):
         net.fit(X, y, **settings)
     assert np.array_equal(net.params, before[0]) and np.array_equal(net._state, before[1])
     assert net._optimizer == before[2]
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize("sliced", [False, True], ids=["whole", "sliced"])
+def test_lazy_per_sample_momentum_matches_the_eager_reference(optimizer, dtype, tolerance,
+                                                              sliced, monkeypatch):
+    # Mostly-zero inputs: most rows of W_0 are brought up to date lazily (see
+    # kernels/momentum.py); a changing rate and calls ending mid-epoch must not matter.
+    import fastmlp.training
+    from fastmlp.schedules import Step
+    if sliced:
+        monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 1e-9)
+    X, y = make_data([12, 7, 3], "softmax", None, n=30, zeros=0.85, dtype=dtype)
+    nets = [impl([12, 7, 3], activation="relu", dtype=dtype, seed=16)
+            for impl in (Network, reference.Network)]
+    for net in nets:
+        net.fit(X, y, epochs=3, lr=0.05, optimizer=optimizer, momentum=0.9,
+                schedule=Step(1, 0.5))
+    assert relative_error(nets[0].params, nets[1].params) < tolerance
+    assert relative_error(nets[0]._state, nets[1]._state) < tolerance

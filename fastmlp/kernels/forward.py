@@ -116,13 +116,11 @@ def forward(net, codes, A0, ws):
 
 
 @inline_kernel
-def forward_sample(net, codes, x, ws):
-    """``forward`` for one sample x ``(n_in,)``, keeping the positions of its nonzero inputs
-    in ``ws.input_index`` for the update. Returns (output pre-activations ``(n_out,)``, their
-    count).
-    """
+def forward_sample(net, codes, x, k0, ws):
+    """``forward`` for one sample x ``(n_in,)`` whose k0 nonzero inputs are at
+    ``ws.input_index[:k0]`` (see ``nonzeros``). Returns the output pre-activations
+    ``(n_out,)``."""
     n_layers = len(net.W)
-    k0 = nonzeros(x, ws.input_index)
     a = x
     for l in range(n_layers):
         z = layer_row(ws, l)
@@ -134,4 +132,4 @@ def forward_sample(net, codes, x, ws):
         if l < n_layers - 1:
             activate(codes[l], z)
         a = z
-    return a, k0
+    return a

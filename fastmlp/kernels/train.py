@@ -4,7 +4,7 @@ import numpy as np
 from .arrays import copy
 from .backward import backward, backward_sgd
 from .buffers import layers
-from .forward import forward, forward_sample
+from .forward import forward, forward_sample, nonzeros
 from .jit import kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
@@ -118,7 +118,8 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         total = losses[e] if e == 0 else 0.0  # the losses, each taken before its step
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
-            z, k0 = forward_sample(net, codes, X[i], ws)
+            k0 = nonzeros(X[i], ws.input_index)
+            z = forward_sample(net, codes, X[i], k0, ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2)
         if stop < n:
