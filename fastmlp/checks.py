@@ -34,7 +34,8 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 
 
 def as_features(X, config: Config, name: str = "X") -> np.ndarray:
-    """X as a C-contiguous ``(n, n_in)`` array of the network's dtype (copied only if needed)."""
+    """X as a writable, C-contiguous ``(n, n_in)`` array of the network's dtype (copied only
+    if needed)."""
     arr = _numeric_array(X, name)
     n_in = config.sizes[0]
     if arr.ndim != 2:
@@ -46,6 +47,10 @@ def as_features(X, config: Config, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} has {arr.shape[1]} features but the network's input layer "
                          f"has {n_in}")
     arr = np.ascontiguousarray(arr, dtype=config.dtype)
+    if not arr.flags.writeable:
+        # A read-only array (a memmap, say) would make Numba compile every kernel again for
+        # it; kernels never write X, but a copy is cheaper than a second compilation.
+        arr = arr.copy()
     _check_finite(arr, name)
     return arr
 

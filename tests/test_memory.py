@@ -67,3 +67,22 @@ def test_long_training_frees_everything():
         net.gradient(X, y, l2=0.1)
     after = numba_allocations()
     assert after[0] - before[0] == after[1] - before[1] > 0
+
+
+def test_read_only_X_is_copied_rather_than_compiled_for(tmp_path):
+    from fastmlp.kernels.evaluate import outputs
+    from fastmlp.kernels.train import sgd_sample_epochs
+    rng = np.random.default_rng(3)
+    X, y = rng.random((30, 5), dtype=np.float32), rng.integers(0, 3, 30)
+    np.save(tmp_path / "X.npy", X)
+    frozen = np.load(tmp_path / "X.npy", mmap_mode="r")
+    net = Network([5, 4, 3], seed=0)
+    net.fit(X, y)
+    net.predict(X)
+    compiled = len(sgd_sample_epochs.signatures), len(outputs.signatures)
+    twin = Network([5, 4, 3], seed=0)
+    net.fit(frozen, y)
+    twin.fit(X, y)
+    twin.fit(X, y)
+    assert np.array_equal(net.predict(frozen), twin.predict(X))
+    assert (len(sgd_sample_epochs.signatures), len(outputs.signatures)) == compiled
