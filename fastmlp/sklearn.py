@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
@@ -39,8 +40,25 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .checks import as_features
 from .network import Network
+from .schedules import Schedule
 
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+
+@dataclass(frozen=True)
+class _SamplesInvScaling(Schedule):
+    """scikit-learn's "invscaling": a fit call's first epoch at lr, every later one at
+    ``lr / (t + 1) ** power_t``, t the samples seen before it."""
+
+    first_epoch: int
+    samples_before: int
+    n: int
+    power_t: float
+
+    def rate(self, lr, t):
+        if t == self.first_epoch:
+            return lr
+        return lr / (self.samples_before + (t - self.first_epoch) * self.n + 1) ** self.power_t
 
 
 class _BaseMLP(BaseEstimator):
@@ -192,31 +210,39 @@ class _BaseMLP(BaseEstimator):
         elif self.momentum > 0:
             settings.update(optimizer="nesterov" if self.nesterovs_momentum else "momentum",
                             momentum=self.momentum)
-        for _ in range(1 if incremental else self.max_iter):
-            history = net.fit(X, T, epochs=1, lr=self._rate, **settings)
+        def end_of_epoch(history: dict) -> bool:
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_ = history["loss"][0]
+            self.loss_ = history["loss"][-1]
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
             self._update_no_improvement(X_val, y_val)
+            return self._no_improvement_count <= self.n_iter_no_change
+
+        # One fit call trains until scikit-learn's rules stop it (the callback), or until
+        # "adaptive" divides the rate by 5 and the next call goes on at the new rate.
+        remaining = 1 if incremental else self.max_iter
+        while True:
+            schedule = None
             if self.solver == "sgd" and self.learning_rate == "invscaling":
-                self._rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-            if self._no_improvement_count > self.n_iter_no_change:
-                if self.solver == "sgd" and self.learning_rate == "adaptive" \
-                        and self._rate > 1e-6:
-                    self._rate /= 5
-                    self._no_improvement_count = 0
+                schedule = _SamplesInvScaling(net.epochs_trained, self.t_, n, self.power_t)
+            history = net.fit(X, T, epochs=remaining, lr=self._rate, schedule=schedule,
+                              callback=end_of_epoch, **settings)
+            remaining -= len(history["loss"])
+            reduced = False
+            if history["stopped"] == "callback" and self.solver == "sgd" \
+                    and self.learning_rate == "adaptive" and self._rate > 1e-6:
+                self._rate /= 5
+                self._no_improvement_count = 0
+                reduced = True
+                if remaining > 0:
                     continue
-                break
-            if incremental:
-                break
-        else:
-            if not incremental:
+            if remaining == 0 and not incremental and (history["stopped"] is None or reduced):
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                               f"reached and the optimization hasn't converged yet.",
                               ConvergenceWarning)
+            break
         if self.early_stopping and not incremental and self._best_params is not None:
             net.params[:] = self._best_params
         return self

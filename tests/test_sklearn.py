@@ -22,6 +22,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
+from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -126,3 +127,38 @@ def test_partial_fit_pickle_clone_and_model_selection(digits):
                               cv=2).fit(X, y)
     assert scores.mean() > 0.9 and search.best_score_ > 0.9
     assert len(search.cv_results_["params"]) == 4
+
+
+def record_rates(monkeypatch):
+    """The learning rate of every epoch fastmlp trains, whichever network trains it."""
+    from fastmlp.network import Network
+    rates = []
+    train_epochs = Network._train_epochs
+
+    def spy(self, X, T, orders, begin, end, batch_size, lrs, *rest):
+        rates.extend(lrs.tolist())
+        return train_epochs(self, X, T, orders, begin, end, batch_size, lrs, *rest)
+
+    monkeypatch.setattr(Network, "_train_epochs", spy)
+    return rates
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_learning_rate_schedules_are_scikit_learns(monkeypatch, schedule):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    settings = dict(hidden_layer_sizes=(5,), solver="sgd", momentum=0.0, batch_size=40,
+                    learning_rate=schedule, learning_rate_init=0.1, power_t=0.5, max_iter=10,
+                    random_state=0, tol=1e9 if schedule == "adaptive" else 0.0,
+                    n_iter_no_change=2 if schedule == "adaptive" else 100)
+    rates = record_rates(monkeypatch)
+    ours = quiet(MLPRegressor(**settings), X, y)
+    theirs = quiet(SklearnMLPRegressor(**settings), X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 10
+    if schedule == "invscaling":
+        expected = [0.1] + [0.1 / (40 * e + 1) ** 0.5 for e in range(1, 10)]
+    else:  # no epoch improves by tol: the rate falls 5-fold after epochs 4 and 7
+        expected = [0.1] * 4 + [0.02] * 3 + [0.004] * 3
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+    if schedule == "adaptive":  # (both divide once more after the last epoch)
+        assert ours._rate == pytest.approx(theirs._optimizer.learning_rate)
