@@ -13,37 +13,19 @@ from .workspace import delta_block, layer_block, layer_row
 
 
 @kernel
-def sparse_weight_gradient(A, ptr, index, D, dW, col_ptr, col_rows):
-    """dW = A^T D over A's nonzeros (row s's positions are ``index[ptr[s]:ptr[s + 1]]``).
-
-    The positions are first regrouped by input (a counting sort into col_ptr/col_rows), so
-    that each row of dW is summed over its samples in one pass, held in cache.
-    """
+def sparse_weight_gradient(A, ptr, index, D, dW):
+    """dW = A^T D over A's nonzeros (row s's positions are ``index[ptr[s]:ptr[s + 1]]``):
+    each nonzero a_si adds a_si * D[s] to row i of dW, samples in order."""
     n_in, n_out = dW.shape
-    rows = A.shape[0]
-    col_ptr[:] = 0
-    for t in range(ptr[rows]):
-        col_ptr[index[t] + 1] += 1
     for i in range(n_in):
-        col_ptr[i + 1] += col_ptr[i]
-    for s in range(rows):  # samples in order, so each input's list is sorted
+        for j in range(n_out):
+            dW[i, j] = 0
+    for s in range(A.shape[0]):
         for t in range(ptr[s], ptr[s + 1]):
             i = index[t]
-            col_rows[col_ptr[i]] = s
-            col_ptr[i] += 1
-    for i in range(n_in - 1, 0, -1):  # the fill moved every start to the next one's
-        col_ptr[i] = col_ptr[i - 1]
-    col_ptr[0] = 0
-    for i in range(n_in):
-        g = dW[i]
-        for j in range(n_out):
-            g[j] = 0
-        for t in range(col_ptr[i], col_ptr[i + 1]):
-            s = col_rows[t]
-            a_i = A[s, i]
-            d = D[s]
+            a_si = A[s, i]
             for j in range(n_out):
-                g[j] += a_i * d[j]
+                dW[i, j] += a_si * D[s, j]
 
 
 @kernel
@@ -71,7 +53,7 @@ def backward(net, codes, A0, sparse, ws, d_out, grad):
         W, dW = net.W[l], grad.W[l]
         A = A0 if l == 0 else layer_block(ws, l - 1, rows)
         if l == 0 and sparse:
-            sparse_weight_gradient(A, ws.ptr, ws.input_index, D, dW, ws.col_ptr, ws.col_rows)
+            sparse_weight_gradient(A, ws.ptr, ws.input_index, D, dW)
         else:
             np.dot(A.T, D, dW)
         column_sums(D, grad.b[l])

@@ -10,10 +10,9 @@ from .jit import kernel, inline_kernel
 # d_a, d_b: two delta buffers of ``capacity`` rows of the widest layer.
 # index: a nonzero list for one row of the widest layer.
 # ptr, input_index: the nonzero positions of a block of inputs, row s's being
-#   input_index[ptr[s]:ptr[s + 1]] (compressed sparse rows), and the same regrouped by input,
-#   input i's rows being col_rows[col_ptr[i]:col_ptr[i + 1]].
+#   input_index[ptr[s]:ptr[s + 1]] (compressed sparse rows).
 Workspace = namedtuple("Workspace", ["work", "offsets", "widths", "d_a", "d_b", "index", "ptr",
-                                     "input_index", "col_ptr", "col_rows"])
+                                     "input_index"])
 
 
 @kernel
@@ -31,9 +30,7 @@ def workspace(params, sizes, capacity):
                      np.empty(capacity * width, params.dtype),
                      np.empty(width, np.int32),
                      np.empty(capacity + 1, np.int64),
-                     np.empty(capacity * width, np.int32),
-                     np.empty(sizes[0] + 1, np.int64),
-                     np.empty(capacity * sizes[0], np.int32))
+                     np.empty(capacity * width, np.int32))
 
 
 @kernel
