@@ -18,7 +18,7 @@ def test_kernels_match_the_reference(optimizer, batch_size, dtype, tolerance):
     X, y = make_data(SIZES, "softmax", None, n=40, dtype=dtype)
     nets = [impl(SIZES, activation="tanh", dtype=dtype, seed=11)
             for impl in (Network, reference.Network)]
-    histories = [net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.05, l2=0.01,
+    histories = [net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.05, l1=0.001, l2=0.01,
                          optimizer=optimizer, momentum=0.8, beta1=0.85, beta2=0.99, eps=1e-7)
                  for net in nets]
     assert relative_error(nets[0].params, nets[1].params) < tolerance
