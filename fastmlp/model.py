@@ -36,6 +36,18 @@ class BaseNetwork:
         self._state = np.zeros((0, self.layout.size), self.config.dtype)
         self._steps = 0
 
+    def __getstate__(self) -> dict:
+        # The views are rebuilt on unpickling: pickled, they would become copies.
+        state = self.__dict__.copy()
+        for name in ("weights", "biases", "_kernel_args"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.weights = self.layout.weights(self._params)
+        self.biases = self.layout.biases(self._params)
+
     @property
     def params(self) -> np.ndarray:
         """The flat parameter buffer ``(n_params,)``; ``weights``/``biases`` are views into it."""

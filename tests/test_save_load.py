@@ -86,3 +86,18 @@ def test_loading_foreign_or_damaged_files(tmp_path):
                  params=np.zeros(5, np.float32))
     with pytest.raises(ValueError, match="not a valid fastmlp model"):
         Network.load(mismatched)
+
+
+def test_pickled_network_keeps_its_views(Impl):
+    import pickle
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    net = Impl([3, 4, 2], seed=0)
+    net.fit(X, y, batch_size=4, optimizer="momentum")
+    copy = pickle.loads(pickle.dumps(net))
+    assert np.array_equal(copy.params, net.params) and np.array_equal(copy._state, net._state)
+    assert all(np.shares_memory(W, copy.params) for W in copy.weights + copy.biases)
+    copy.fit(X, y, batch_size=4, optimizer="momentum")
+    net.fit(X, y, batch_size=4, optimizer="momentum")
+    assert np.array_equal(copy.params, net.params)
+    assert np.array_equal(copy.weights[0], net.weights[0])

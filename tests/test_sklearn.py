@@ -113,6 +113,7 @@ def test_partial_fit_pickle_clone_and_model_selection(digits):
     assert est.score(X_test, y_test) > max(first, 0.5)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(X_test), est.predict(X_test))
+    assert all(np.shares_memory(W, again.network_.params) for W in again.coefs_)
     fresh = clone(est)
     assert not hasattr(fresh, "network_") and fresh.get_params() == est.get_params()
     pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=30,
