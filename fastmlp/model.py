@@ -17,7 +17,7 @@ from .config import Config, initial_params
 from .layout import Layout
 from .optimizers import STATE_ROWS, Optimizer
 from .schedules import as_schedule
-from .training import MAX_ORDERS, DivergenceError, Plan, run
+from .training import MAX_ORDERS, Plan, run
 
 
 class BaseNetwork:
