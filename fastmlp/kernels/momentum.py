@@ -18,7 +18,7 @@ from .buffers import layers
 from .forward import forward_sample, nonzeros
 from .jit import inline_kernel, kernel
 from .loss import output_loss
-from .train import end_epoch
+from .train import DIVERGED, GOING_ON, end_epoch
 from .workspace import layer_row, workspace
 
 
@@ -117,10 +117,8 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
             backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov)
         for r in range(sizes[0]):
             catch_up(W0, V0, r, t - last[r], lr, mu, nesterov)
-        if stop < n:
-            losses[e] = total
-            return e, False
-        if not end_epoch(params, state, steps, sizes, w_off, zero, zero, total, n, losses, e,
-                         last_good, last_state):
-            return e, True
+        status = end_epoch(params, state, steps, sizes, w_off, zero, zero, total, stop, n,
+                           losses, e, last_good, last_state)
+        if status != GOING_ON:
+            return e, status == DIVERGED
     return k, False

@@ -67,26 +67,37 @@ def all_finite(params):
     return np.isfinite(total)
 
 
+# What ``end_epoch`` says of an epoch.
+GOING_ON = 0  # it ended well; training goes on
+PAUSED = 1  # the call stops within it
+DIVERGED = 2  # it ended with a non-finite loss or parameter; rolled back
+
+
 @kernel
-def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, n, losses, e, last_good,
+def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses, e, last_good,
               last_state):
-    """losses[e] <- the epoch's loss: ``total / n`` (the mean of its per-sample losses) plus
-    the penalty. If that loss or a parameter is not finite, the parameters and optimizer state
-    (params, state, steps[0]) go back to the last good epoch's (last_good, last_state,
-    steps[1]) and it returns False; otherwise they become the last good ones."""
+    """After epoch e's samples up to position ``stop`` of n, their losses summing to total.
+
+    If the epoch is unfinished (stop < n), losses[e] <- total: PAUSED. Otherwise losses[e] <-
+    the epoch's loss, ``total / n`` (the mean of its per-sample losses) plus the penalty. If
+    that loss or a parameter is not finite, the parameters and optimizer state (params, state,
+    steps[0]) go back to the last good epoch's (last_good, last_state, steps[1]): DIVERGED;
+    otherwise they become the last good ones: GOING_ON."""
+    if stop < n:
+        losses[e] = total
+        return PAUSED
     losses[e] = total / n + penalty(params, sizes, w_off, l1, l2)
-    good = np.isfinite(losses[e]) and all_finite(params)
-    if good:
+    if np.isfinite(losses[e]) and all_finite(params):
         copy(params, last_good)
         for r in range(state.shape[0]):
             copy(state[r], last_state[r])
         steps[1] = steps[0]
-    else:
-        copy(last_good, params)
-        for r in range(state.shape[0]):
-            copy(last_state[r], state[r])
-        steps[0] = steps[1]
-    return good
+        return GOING_ON
+    copy(last_good, params)
+    for r in range(state.shape[0]):
+        copy(last_state[r], state[r])
+    steps[0] = steps[1]
+    return DIVERGED
 
 
 # The two entry points below train the samples of ``orders`` ``(k, n)``, row e being the order
@@ -122,12 +133,10 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             z = forward_sample(net, codes, X[i], k0, ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2)
-        if stop < n:
-            losses[e] = total
-            return e, False
-        if not end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, n, losses, e,
-                         last_good, no_state):
-            return e, True
+        status = end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, stop, n,
+                           losses, e, last_good, no_state)
+        if status != GOING_ON:
+            return e, status == DIVERGED
     return k, False
 
 
@@ -151,10 +160,8 @@ def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, be
         total += epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
                                begin if e == 0 else 0, stop, batch_size, ws, A0, grad,
                                grad_layers, optimizer, state, steps, lrs[e], hyper, l1, l2)
-        if stop < n:
-            losses[e] = total
-            return e, False
-        if not end_epoch(params, state, steps, sizes, w_off, l1, l2, total, n, losses, e,
-                         last_good, last_state):
-            return e, True
+        status = end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses,
+                           e, last_good, last_state)
+        if status != GOING_ON:
+            return e, status == DIVERGED
     return k, False
