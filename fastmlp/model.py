@@ -332,8 +332,13 @@ class BaseNetwork:
         """Output activations ``(n, n_out)``."""
         raise NotImplementedError
 
-    def _compute_context(self):
-        """A context to train in (fastmlp.Network: one BLAS thread)."""
+    def _visit_seconds(self, plan) -> float:
+        """A generous guess of what one sample visit costs in training as ``plan`` says:
+        about 10 ns per parameter (kernels are faster: see ``fastmlp.Network``)."""
+        return 1e-8 * self._params.size + 3e-7
+
+    def _compute_context(self, plan):
+        """A context to train in as ``plan`` says (fastmlp.Network: one BLAS thread)."""
         return contextlib.nullcontext()
 
     def _data_loss(self, X, T, want_grad: bool) -> tuple[float, np.ndarray | None]:

@@ -8,6 +8,7 @@ checkpoints, the callback (with chores, a call trains at most one epoch).
 """
 from __future__ import annotations
 
+import _signal
 import contextlib
 import signal
 import threading
@@ -63,8 +64,7 @@ def deferred_interrupt():
     call under way, keeping what it completed. A second Ctrl-C raises KeyboardInterrupt at
     once. Only in the main thread, and only where Ctrl-C has Python's default handler."""
     flag = [False]
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
@@ -73,11 +73,17 @@ def deferred_interrupt():
             raise KeyboardInterrupt
         flag[0] = True
 
-    signal.signal(signal.SIGINT, handler)
+    # _signal is what ``signal`` wraps; ``signal``'s enum conversions cost ~10 us per fit,
+    # as much as a few epochs of a tiny network.
+    previous = _signal.signal(_signal.SIGINT, handler)
+    if previous is not signal.default_int_handler:  # someone else's: leave it be
+        _signal.signal(_signal.SIGINT, previous)
+        yield flag
+        return
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _signal.signal(_signal.SIGINT, previous)
 
 
 def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
@@ -89,10 +95,9 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
         history.update(val_loss=[], val_score=[])
     history["stopped"] = None
     best = (np.inf, None, 0)  # early stopping: (val_loss, parameters, epoch)
-    # Sample visits per kernel call: first a guess (about 10 ns per parameter and 0.3 us per
-    # visit, generous for this project's machine), then what the last call's time says fills
-    # half of CALL_SECONDS.
-    budget = CALL_SECONDS / 4 / (1e-8 * net._params.size + 3e-7)
+    # Sample visits per kernel call: first from a generous guess of their cost, then what the
+    # last call's time says fills half of CALL_SECONDS.
+    budget = CALL_SECONDS / 4 / net._visit_seconds(plan)
     # The last good epoch's parameters and optimizer state (steps: [now, last good]).
     last_good, last_state = net._params.copy(), net._state.copy()
     steps = np.array([net._steps, net._steps])
@@ -100,7 +105,7 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
     done = 0  # epochs ended in this call
     position, partial, partial_seconds = 0, 0.0, 0.0  # within an epoch trained in slices
     # Overflow is caught by the divergence check, not warned about sample by sample.
-    with (deferred_interrupt() as interrupted, net._compute_context(),
+    with (deferred_interrupt() as interrupted, net._compute_context(plan),
           np.errstate(over="ignore", invalid="ignore")):
         while done < plan.epochs and history["stopped"] is None:
             if position == 0:
