@@ -4,7 +4,8 @@ Every function works in place on one row, in the row's own dtype (float32 stays 
 """
 import numpy as np
 
-from .jit import kernel
+from .exp import exp
+from .jit import inline_kernel
 
 IDENTITY = 0
 SIGMOID = 1
@@ -13,14 +14,14 @@ RELU = 3
 SOFTMAX = 4
 
 
-@kernel
+@inline_kernel
 def activate(code, z):
     """z <- f(z) for one row ``z`` of pre-activations."""
     one = z.dtype.type(1.0)
     zero = z.dtype.type(0.0)
     if code == SIGMOID:
         for j in range(z.shape[0]):
-            z[j] = one / (one + np.exp(-z[j]))
+            z[j] = one / (one + exp(-z[j]))
     elif code == TANH:
         for j in range(z.shape[0]):
             z[j] = np.tanh(z[j])
@@ -35,13 +36,13 @@ def activate(code, z):
             m = max(m, z[j])
         total = zero
         for j in range(z.shape[0]):
-            z[j] = np.exp(z[j] - m)
+            z[j] = exp(z[j] - m)
             total += z[j]
         for j in range(z.shape[0]):
             z[j] /= total
 
 
-@kernel
+@inline_kernel
 def backprop_activation(code, a, d):
     """d <- d * f'(z) for a hidden layer, with f'(z) written in terms of a = f(z)."""
     one = a.dtype.type(1.0)

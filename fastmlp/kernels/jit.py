@@ -3,6 +3,10 @@
 ``reassoc`` lets LLVM vectorize sums (dot products, softmax totals) and ``contract`` fuse
 multiply-adds. Neither assumes away NaN or infinity, so a diverging loss still shows as NaN/inf.
 The compiled order is fixed, so results stay bit-identical from run to run.
+
+NumPy's error model: a float division by zero gives inf or NaN, as the divergence checks
+expect, instead of a ZeroDivisionError check whose branch keeps LLVM from vectorizing every
+loop that divides (a row's sigmoid, say).
 """
 from numba import njit
 
@@ -11,11 +15,11 @@ FASTMATH = {"reassoc", "contract"}
 
 def kernel(func):
     """Compile ``func`` lazily (once per dtype), caching the machine code on disk."""
-    return njit(cache=True, fastmath=FASTMATH)(func)
+    return njit(cache=True, fastmath=FASTMATH, error_model="numpy")(func)
 
 
 def inline_kernel(func):
     """``kernel``, inlined into its callers. For the per-sample steps: a call passes every
     array's fields and adjusts reference counts, which costs as much as a small layer's
     arithmetic."""
-    return njit(cache=True, fastmath=FASTMATH, inline="always")(func)
+    return njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")(func)

@@ -6,7 +6,8 @@ where the probabilities round to 0 or 1.
 import numpy as np
 
 from .activations import SIGMOID, SOFTMAX, activate
-from .jit import kernel
+from .exp import exp
+from .jit import kernel, inline_kernel
 
 MSE = 0
 CROSS_ENTROPY = 1
@@ -21,7 +22,7 @@ def softplus(x):
     return np.log1p(np.exp(x))
 
 
-@kernel
+@inline_kernel
 def output_loss(out_code, loss_code, z, t, delta, scale):
     """Loss of one sample; z <- f(z) and delta <- scale * dL/dz.
 
@@ -43,7 +44,7 @@ def output_loss(out_code, loss_code, z, t, delta, scale):
         for k in range(n):
             loss -= t[k] * (z[k] - m)
             t_sum += t[k]
-            z[k] = np.exp(z[k] - m)
+            z[k] = exp(z[k] - m)
             total += z[k]
         loss += t_sum * np.log(total)
         for k in range(n):
