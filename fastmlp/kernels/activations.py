@@ -5,7 +5,7 @@ Every function works in place on one row, in the row's own dtype (float32 stays 
 import numpy as np
 
 from .exp import exp
-from .jit import inline_kernel
+from .jit import kernel
 
 IDENTITY = 0
 SIGMOID = 1
@@ -14,7 +14,7 @@ RELU = 3
 SOFTMAX = 4
 
 
-@inline_kernel
+@kernel
 def activate(code, z):
     """z <- f(z) for one row ``z`` of pre-activations."""
     one = z.dtype.type(1.0)
@@ -42,7 +42,7 @@ def activate(code, z):
             z[j] /= total
 
 
-@inline_kernel
+@kernel
 def backprop_activation(code, a, d):
     """d <- d * f'(z) for a hidden layer, with f'(z) written in terms of a = f(z)."""
     one = a.dtype.type(1.0)

@@ -51,23 +51,15 @@ def dense_forward_row(a, index, k, W, b, z):
 
 
 @kernel
-def density(A):
-    """The fraction of A's entries that are nonzero."""
-    count = 0
-    for s in range(A.shape[0]):
-        for i in range(A.shape[1]):
-            count += A[s, i] != 0
-    return count / A.size
-
-
-@kernel
 def input_nonzeros(A, ptr, index):
-    """The nonzero positions of every row of A: row s's are ``index[ptr[s]:ptr[s + 1]]``."""
+    """The nonzero positions of every row of A: row s's are ``index[ptr[s]:ptr[s + 1]]``.
+    Returns how many there are."""
     nnz = 0
     for s in range(A.shape[0]):
         ptr[s] = nnz
         nnz += nonzeros(A[s], index[nnz:])
     ptr[A.shape[0]] = nnz
+    return nnz
 
 
 @kernel
@@ -97,9 +89,8 @@ def forward(net, codes, A0, ws):
     """
     n_layers = len(net.W)
     rows = A0.shape[0]
-    sparse = density(A0) < SPARSE_BELOW
-    if sparse:
-        input_nonzeros(A0, ws.ptr, ws.input_index)
+    # (Listing the nonzeros costs little more than counting them.)
+    sparse = input_nonzeros(A0, ws.ptr, ws.input_index) < SPARSE_BELOW * A0.size
     A = A0
     for l in range(n_layers):
         W, b = net.W[l], net.b[l]

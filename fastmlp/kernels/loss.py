@@ -7,7 +7,7 @@ import numpy as np
 
 from .activations import SIGMOID, SOFTMAX, activate
 from .exp import exp
-from .jit import kernel, inline_kernel
+from .jit import kernel
 
 MSE = 0
 CROSS_ENTROPY = 1
@@ -22,7 +22,7 @@ def softplus(x):
     return np.log1p(np.exp(x))
 
 
-@inline_kernel
+@kernel
 def output_loss(out_code, loss_code, z, t, delta, scale):
     """Loss of one sample; z <- f(z) and delta <- scale * dL/dz.
 
