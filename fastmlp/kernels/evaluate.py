@@ -5,7 +5,7 @@ from .arrays import add, copy
 from .activations import activate
 from .forward import forward
 from .buffers import layers
-from .jit import kernel
+from .jit import entry_kernel, kernel
 from .loss import output_loss
 from .train import batch_gradient
 from .workspace import delta_block, workspace
@@ -13,7 +13,7 @@ from .workspace import delta_block, workspace
 CHUNK = 256
 
 
-@kernel
+@entry_kernel
 def outputs(params, sizes, w_off, b_off, codes, X, out):
     """out <- the network's output activations for X ``(n, n_in)``; out: ``(n, n_out)``."""
     n_layers = sizes.shape[0] - 1
@@ -28,7 +28,7 @@ def outputs(params, sizes, w_off, b_off, codes, X, out):
             copy(Z[s], out[start + s])
 
 
-@kernel
+@entry_kernel
 def loss_and_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, grad, want_grad):
     """Mean loss over X (no penalty); if want_grad, grad <- its gradient, laid out like params."""
     n_layers = sizes.shape[0] - 1

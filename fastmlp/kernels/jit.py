@@ -13,13 +13,24 @@ from numba import njit
 FASTMATH = {"reassoc", "contract"}
 
 
+OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
+
+
+def entry_kernel(func):
+    """Compile ``func`` lazily (once per dtype), caching the machine code on disk: a kernel
+    that Python calls."""
+    return njit(**OPTIONS)(func)
+
+
 def kernel(func):
-    """Compile ``func`` lazily (once per dtype), caching the machine code on disk."""
-    return njit(cache=True, fastmath=FASTMATH, error_model="numpy")(func)
+    """``entry_kernel`` for a kernel that only other kernels call: compiled without the
+    wrappers Python would need to call it (they cost compile time, most for arguments such
+    as the Layers and Workspace tuples)."""
+    return njit(**OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)
 
 
 def inline_kernel(func):
     """``kernel``, inlined into its callers. For the per-sample steps: a call passes every
     array's fields and adjusts reference counts, which costs as much as a small layer's
     arithmetic."""
-    return njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")(func)
+    return njit(**OPTIONS, inline="always")(func)

@@ -16,7 +16,7 @@ from .activations import backprop_activation
 from .backward import row_dot
 from .buffers import layers
 from .forward import forward_sample, nonzeros
-from .jit import inline_kernel, kernel
+from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .train import DIVERGED, GOING_ON, end_epoch
 from .workspace import layer_row, workspace
@@ -82,7 +82,7 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov):
         d_cur, d_next = d_next, d_cur
 
 
-@kernel
+@entry_kernel
 def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin,
                            end, lrs, mu, nesterov, state, steps, losses, last_good, last_state):
     """Per-sample momentum (Nesterov if ``nesterov``) without a penalty over ``orders``, as

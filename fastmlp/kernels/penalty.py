@@ -1,10 +1,10 @@
 """The l1/l2 penalty on weights (never biases): l1 * sum|W| + (l2 / 2) * sum W^2."""
 import numpy as np
 
-from .jit import kernel
+from .jit import entry_kernel, kernel
 
 
-@kernel
+@entry_kernel
 def penalty(params, sizes, w_off, l1, l2):
     """The penalty's value, as float64."""
     total = 0.0
@@ -18,7 +18,7 @@ def penalty(params, sizes, w_off, l1, l2):
     return total
 
 
-@kernel
+@entry_kernel
 def add_penalty_gradient(params, grad, sizes, w_off, l1, l2):
     """grad += l1 * sign(W) + l2 * W on every weight."""
     if l1 == 0 and l2 == 0:

@@ -5,7 +5,7 @@ from .arrays import copy
 from .backward import backward, backward_sgd
 from .buffers import layers
 from .forward import forward, forward_sample, nonzeros
-from .jit import kernel
+from .jit import entry_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .update import step
@@ -112,7 +112,7 @@ def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses
 # minibatch training (any optimizer; batch_size 1 for per-sample training with one) are
 # separate kernels, so that each compiles only when used.
 
-@kernel
+@entry_kernel
 def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
                       lrs, l1, l2, losses, last_good):
     """Per-sample SGD over ``orders`` (see above)."""
@@ -140,7 +140,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     return k, False
 
 
-@kernel
+@entry_kernel
 def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
                  batch_size, lrs, l1, l2, optimizer, hyper, state, steps, losses, last_good,
                  last_state):
