@@ -101,13 +101,14 @@ def _check_labels(arr: np.ndarray, n_classes: int, name: str) -> np.ndarray:
     return labels
 
 
-def positive_int(value, name: str) -> int:
+def positive_int(value, name: str, minimum: int = 1) -> int:
+    """An integer >= minimum."""
     # (Exact types first: the ABC checks cost microseconds, and fit makes many of these.)
     if type(value) is not int and (isinstance(value, (bool, np.bool_))
                                    or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name} must be an integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
     return int(value)
 
 

@@ -270,8 +270,7 @@ class BaseNetwork:
                 raise ValueError(f"its parameters are {params.dtype}{params.shape}, the "
                                  f"configuration needs {net._params.dtype}{net._params.shape}")
             net._rng.bit_generator.state = state["rng"]
-            net.epochs_trained = positive_int(state["epochs_trained"] + 1,
-                                              "epochs_trained + 1") - 1
+            net.epochs_trained = positive_int(state["epochs_trained"], "epochs_trained", 0)
             optimizer = state.get("optimizer", "sgd")
             rows = STATE_ROWS.get(optimizer)
             if rows is None or buffers.shape != (rows, params.size) or buffers.dtype != \
@@ -279,7 +278,7 @@ class BaseNetwork:
                 raise ValueError(f"its optimizer state ({optimizer!r}, {buffers.dtype}"
                                  f"{buffers.shape}) does not fit its parameters")
             net._optimizer, net._state = optimizer, buffers
-            net._steps = positive_int(state.get("optimizer_steps", 0) + 1, "steps + 1") - 1
+            net._steps = positive_int(state.get("optimizer_steps", 0), "optimizer_steps", 0)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{str(path)!r} is not a valid fastmlp model: {e}") from e
         net._params[:] = params

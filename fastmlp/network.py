@@ -63,11 +63,12 @@ class Network(BaseNetwork):
                       losses, last_good, last_state, steps) -> tuple[int, bool]:
         s = self._scalar
         lrs = lrs.astype(self.dtype)
-        if self._fused(batch_size, optimizer, l1, l2) and optimizer.name == "sgd":
+        fused = self._fused(batch_size, optimizer, l1, l2)
+        if fused and optimizer.name == "sgd":
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
                                      begin, end, lrs, s(l1), s(l2), losses, last_good)
         steps[0] = self._steps
-        if self._fused(batch_size, optimizer, l1, l2):
+        if fused:
             result = momentum_sample_epochs(
                 *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
                 s(optimizer.momentum), optimizer.name == "nesterov", self._state, steps, losses,

@@ -15,6 +15,27 @@ SOFTMAX = 4
 
 
 @kernel
+def row_max(z):
+    m = z[0]
+    for j in range(1, z.shape[0]):
+        m = max(m, z[j])
+    return m
+
+
+@kernel
+def softmax(z, m):
+    """z <- softmax(z), given m = max(z): exp(z - m) never overflows. Returns the sum of
+    exp(z - m), whose log the cross-entropy needs."""
+    total = z.dtype.type(0.0)
+    for j in range(z.shape[0]):
+        z[j] = exp(z[j] - m)
+        total += z[j]
+    for j in range(z.shape[0]):
+        z[j] /= total
+    return total
+
+
+@kernel
 def activate(code, z):
     """z <- f(z) for one row ``z`` of pre-activations."""
     one = z.dtype.type(1.0)
@@ -30,16 +51,7 @@ def activate(code, z):
             if z[j] < zero:
                 z[j] = zero
     elif code == SOFTMAX:
-        # Shift by the max so exp never overflows.
-        m = z[0]
-        for j in range(1, z.shape[0]):
-            m = max(m, z[j])
-        total = zero
-        for j in range(z.shape[0]):
-            z[j] = exp(z[j] - m)
-            total += z[j]
-        for j in range(z.shape[0]):
-            z[j] /= total
+        softmax(z, row_max(z))
 
 
 @kernel

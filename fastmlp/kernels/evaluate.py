@@ -5,7 +5,7 @@ from .arrays import add, copy
 from .activations import activate
 from .forward import forward
 from .buffers import layers
-from .jit import entry_kernel, kernel
+from .jit import entry_kernel
 from .loss import output_loss
 from .train import batch_gradient
 from .workspace import delta_block, workspace

@@ -5,8 +5,7 @@ where the probabilities round to 0 or 1.
 """
 import numpy as np
 
-from .activations import SIGMOID, SOFTMAX, activate
-from .exp import exp
+from .activations import SIGMOID, SOFTMAX, activate, row_max, softmax
 from .jit import kernel
 
 MSE = 0
@@ -36,19 +35,13 @@ def output_loss(out_code, loss_code, z, t, delta, scale):
     if loss_code == CROSS_ENTROPY:
         # -sum t log p with log p = (z - m) - log(sum exp(z - m)), m = max z (so exp never
         # overflows); dL/dz = p * sum(t) - t.
-        m = z[0]
-        for k in range(1, n):
-            m = max(m, z[k])
-        total = zero
+        m = row_max(z)
         t_sum = zero
         for k in range(n):
             loss -= t[k] * (z[k] - m)
             t_sum += t[k]
-            z[k] = exp(z[k] - m)
-            total += z[k]
-        loss += t_sum * np.log(total)
+        loss += t_sum * np.log(softmax(z, m))
         for k in range(n):
-            z[k] /= total
             delta[k] = scale * (z[k] * t_sum - t[k])
     elif loss_code == BINARY_CROSS_ENTROPY:
         # log s = -softplus(-z), log(1 - s) = -softplus(z); dL/dz = s - t.

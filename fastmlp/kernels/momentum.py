@@ -16,9 +16,10 @@ from .activations import backprop_activation
 from .backward import row_dot
 from .buffers import layers
 from .forward import forward_sample, nonzeros
-from .jit import entry_kernel, inline_kernel, kernel
+from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .train import DIVERGED, GOING_ON, end_epoch
+from .update import momentum_step
 from .workspace import layer_row, workspace
 
 
@@ -72,13 +73,7 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov):
                 d_next[i] = row_dot(W, i, d)  # with W before its step
                 momentum_row(a[i], d, W, V, i, lr, mu, nesterov)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
-        b, vb = net.b[l], vel.b[l]
-        for j in range(n_out):
-            vb[j] = mu * vb[j] + d[j]
-            if nesterov:
-                b[j] -= lr * (d[j] + mu * vb[j])
-            else:
-                b[j] -= lr * vb[j]
+        momentum_step(net.b[l], d, vel.b[l], lr, mu, nesterov)
         d_cur, d_next = d_next, d_cur
 
 

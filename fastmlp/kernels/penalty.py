@@ -1,7 +1,7 @@
 """The l1/l2 penalty on weights (never biases): l1 * sum|W| + (l2 / 2) * sum W^2."""
 import numpy as np
 
-from .jit import entry_kernel, kernel
+from .jit import entry_kernel
 
 
 @entry_kernel
