@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -38,7 +39,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .checks import as_features
+from .checks import as_features, as_targets
 from .network import Network
 from .schedules import Schedule
 
@@ -125,12 +126,14 @@ class _BaseMLP(BaseEstimator):
         """(fastmlp output, scikit-learn's out_activation_) for the fitted targets."""
         raise NotImplementedError
 
-    def _targets(self, y, first: bool) -> np.ndarray:
-        """y as the ``(n, n_outputs)`` float targets the network trains on."""
+    def _targets(self, y, first: bool, classes=None) -> np.ndarray:
+        """y as the ``(n, n_outputs)`` float targets the network trains on (``classes``: every
+        label, from partial_fit's first call)."""
         raise NotImplementedError
 
-    def _validation_score(self, X, y) -> float:
-        return self.score(X, y)
+    def _decode(self, out: np.ndarray) -> np.ndarray:
+        """Predictions from the network's outputs ``(n, n_outputs)``."""
+        raise NotImplementedError
 
     # --- training ---------------------------------------------------------------------------
 
@@ -178,26 +181,29 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, incremental: bool, classes=None):
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X, y = validate_data(self, X, y, reset=first, multi_output=True,
                              dtype=(np.float64, np.float32), y_numeric=not self._classifier)
-        T = self._targets(y, first)
+        T = self._targets(y, first, classes)
+        self._best_params = None
         if first:
             self._initialize(X.shape[1], T.shape[1])
         elif T.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {T.shape[1]} outputs; the network was fitted with "
                              f"{self.n_outputs_}")
         net = self.network_
-        n = X.shape[0]
-        X_val = T_val = y_val = None
+        X_val = y_val = None
         if self.early_stopping and not incremental:
             stratify = y if self._classifier and type_of_target(y) in ("binary",
                                                                         "multiclass") else None
-            X, X_val, T, T_val, y, y_val = train_test_split(
+            X, X_val, T, _, y, y_val = train_test_split(
                 X, T, y, random_state=self.random_state, test_size=self.validation_fraction,
                 stratify=stratify)
-            n = X.shape[0]
+            X_val = as_features(X_val, net.config)
+        # In the network's dtype once, so that no fit call below copies them again.
+        n = X.shape[0]
+        X, T = as_features(X, net.config), as_targets(T, n, net.config)
         batch_size = min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
         if self.batch_size != "auto" and self.batch_size > X.shape[0]:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
@@ -248,8 +254,9 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _update_no_improvement(self, X_val, y_val) -> None:
-        if self.early_stopping and X_val is not None:
-            score = self._validation_score(X_val, y_val)
+        if X_val is not None:
+            metric = accuracy_score if self._classifier else r2_score
+            score = metric(y_val, self._decode(self.network_._outputs(X_val)))
             self.validation_scores_.append(score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
@@ -259,7 +266,6 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = score
                 self._best_params = self.network_.params.copy()
         else:
-            self._best_params = None
             if self.loss_ > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
             else:
@@ -270,13 +276,15 @@ class _BaseMLP(BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit to X ``(n_samples, n_features)`` and y; returns self."""
-        self._best_params = None
         return self._fit(X, y, incremental=False)
 
     def _predict_raw(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.network_._outputs(as_features(X, self.network_.config))
+
+    def predict(self, X) -> np.ndarray:
+        return self._decode(self._predict_raw(X))
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -293,14 +301,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return ("softmax", "softmax") if self._label_binarizer.y_type_ == "multiclass" else \
             ("sigmoid", "logistic")
 
-    def _targets(self, y, first):
+    def _targets(self, y, first, classes=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if first:
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
+            self._label_binarizer = LabelBinarizer().fit(y if classes is None else classes)
             self.classes_ = self._label_binarizer.classes_
-        else:
+        if not first or classes is not None:
             classes = unique_labels(y)
             if not np.all(np.isin(classes, self.classes_)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
@@ -313,15 +320,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if not hasattr(self, "network_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._label_binarizer = LabelBinarizer().fit(classes)
-            self.classes_ = self._label_binarizer.classes_
-            X, y = validate_data(self, X, y, reset=True, multi_output=True,
-                                 dtype=(np.float64, np.float32))
-            self._initialize(X.shape[1], self._label_binarizer.transform(y[:1]).shape[1])
-        elif classes is not None and not np.array_equal(np.sort(classes), self.classes_):
+            return self._fit(X, y, incremental=True, classes=classes)
+        if classes is not None and not np.array_equal(np.sort(classes), self.classes_):
             raise ValueError(f"`classes={list(classes)}` is not the same as on the first call "
                              f"to partial_fit, which was: {list(self.classes_)}")
-        self._best_params = None
         return self._fit(X, y, incremental=True)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -335,8 +337,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X) -> np.ndarray:
-        out = self._predict_raw(X)
+    def _decode(self, out):
         if self._label_binarizer.y_type_ == "multiclass":
             return self.classes_[out.argmax(axis=1)]
         return self._label_binarizer.inverse_transform(out, threshold=0.5)
@@ -356,18 +357,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _output(self):
         return "identity", "identity"
 
-    def _targets(self, y, first):
+    def _targets(self, y, first, classes=None):
         self._y_1d = y.ndim == 1 if first else self._y_1d
         return np.asarray(y, dtype=np.float64).reshape(len(y), -1)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """One epoch on X, y."""
-        self._best_params = None
         return self._fit(X, y, incremental=True)
 
-    def predict(self, X) -> np.ndarray:
-        out = self._predict_raw(X).astype(np.float64)
+    def _decode(self, out):
+        out = out.astype(np.float64)
         return out[:, 0] if self._y_1d else out
 
     def __sklearn_tags__(self):
