@@ -1,22 +1,7 @@
-"""Benchmark session setup.
-
-Numba checks a cached kernel against its own source file only, not against the kernels it
-calls, so after an edit a stale cache could run old code. As in the tests, the cache is keyed
-by the source of every kernel (the same ``.numba_cache/<digest>`` folder, so a CI run reuses
-the tests' compiled kernels); it is set before numba is imported.
-"""
-import hashlib
-import importlib.util
+"""Benchmark session setup (the Numba cache folder is set in the repository's conftest.py)."""
 import os
-from pathlib import Path
 
-_package = Path(importlib.util.find_spec("fastmlp").submodule_search_locations[0])
-_kernels = sorted((_package / "kernels").glob("*.py"))
-_digest = hashlib.sha256(b"".join(p.read_bytes() for p in _kernels)).hexdigest()[:16]
-os.environ.setdefault("NUMBA_CACHE_DIR",
-                      str(Path(__file__).resolve().parent.parent / ".numba_cache" / _digest))
-
-from benchmarks import machine, workloads  # noqa: E402  (after NUMBA_CACHE_DIR is set)
+from benchmarks import machine, workloads
 
 LOAD_AT_START = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 

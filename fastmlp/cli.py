@@ -239,10 +239,11 @@ def _summary(net: Network, data: Data, curves: dict, total: float) -> None:
         out = net.predict(X).reshape(len(X), -1)[:, -1]
         print("outputs: " + " ".join(f"{x.astype(int).tolist()}->{o:.3f}"
                                      for x, o in zip(X, out)))
-    print("  ".join(f"{split} {metric_name(data)} {metric(net, data, split):.4f}"
-                    for split in data.splits) + f"  total {total:.2f} s")
+    scores = {split: metric(net, data, split) for split in data.splits}
+    print("  ".join(f"{split} {metric_name(data)} {score:.4f}"
+                    for split, score in scores.items()) + f"  total {total:.2f} s")
     if data.bike is not None:
-        rmse = np.sqrt(metric(net, data, "test")) * data.bike.scaling["cnt"][1]
+        rmse = np.sqrt(scores["test"]) * data.bike.scaling["cnt"][1]
         print(f"test RMSE {rmse:.1f} rides per hour")
     training, epochs = sum(curves["time"]), len(curves["epoch"])
     samples = epochs * len(data.splits["train"][0])
@@ -292,11 +293,12 @@ def evaluate(args) -> None:
     X, y = data.splits[args.split]
     print(f"{args.model}: network {list(net.sizes)}, {net.config.output} output, "
           f"{net.config.loss} loss; {data.name} {args.split} set, {len(X)} samples")
-    print(f"loss {net.loss(X, y):.5f}  {metric_name(data)} {metric(net, data, args.split):.4f}")
-    if data.task == "regression":
-        print(f"R^2 {1 - np.mean((net.predict(X) - y) ** 2) / np.var(y):.4f}")
+    score = metric(net, data, args.split)
+    print(f"loss {net.loss(X, y):.5f}  {metric_name(data)} {score:.4f}")
+    if data.task == "regression":  # (the score is the mean squared error)
+        print(f"R^2 {1 - score / np.var(y):.4f}")
         if data.bike is not None:
-            rmse = np.sqrt(metric(net, data, args.split)) * data.bike.scaling["cnt"][1]
+            rmse = np.sqrt(score) * data.bike.scaling["cnt"][1]
             print(f"RMSE {rmse:.1f} rides per hour")
         return
     n_classes = max(net.sizes[-1], 2)

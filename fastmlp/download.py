@@ -46,14 +46,10 @@ def _stream(url: str, out: BinaryIO, label: str) -> str:
     return digest.hexdigest()
 
 
-class _ChecksumError(ValueError):
-    pass
-
-
 def _check_sum(actual: str, expected: Sequence[str], what: str) -> None:
     if actual not in expected:
-        raise _ChecksumError(f"{what} has SHA-256 {actual[:16]}..., expected "
-                             f"{' or '.join(e[:16] + '...' for e in expected)}")
+        raise ValueError(f"{what} has SHA-256 {actual[:16]}..., expected "
+                         f"{' or '.join(e[:16] + '...' for e in expected)}")
 
 
 def _fetch_plain(url: str, dest: Path, expected: Sequence[str]) -> None:

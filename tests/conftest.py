@@ -1,14 +1,4 @@
-import hashlib
 import os
-from pathlib import Path
-
-# Numba checks a cached kernel against its own file only, not the files of the kernels it
-# calls: after an edit, a stale caller could run old code. Key the tests' cache by the source
-# of every kernel, set before numba is imported.
-_kernels = sorted((Path(__file__).parent.parent / "fastmlp" / "kernels").glob("*.py"))
-_digest = hashlib.sha256(b"".join(p.read_bytes() for p in _kernels)).hexdigest()[:16]
-os.environ.setdefault("NUMBA_CACHE_DIR",
-                      str(Path(__file__).parent.parent / ".numba_cache" / _digest))
 
 # Count the Numba runtime's allocations and frees (tests/test_memory.py).
 os.environ.setdefault("NUMBA_NRT_STATS", "1")
