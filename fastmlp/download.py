@@ -6,7 +6,6 @@ import hashlib
 import os
 import tempfile
 import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import BinaryIO, Sequence
@@ -26,6 +25,8 @@ def sha256_hex(data: bytes) -> str:
 
 def _open_url(url: str, timeout: float):
     """urllib's urlopen; the one place that reaches the network (tests replace it)."""
+    import urllib.request  # imported here: it takes ~60 ms (http, ssl, email) to import
+
     return urllib.request.urlopen(url, timeout=timeout)
 
 

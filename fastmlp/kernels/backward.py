@@ -7,7 +7,6 @@ sample the SGD step is fused into the pass (see ``dense_backward_sgd``).
 import numpy as np
 
 from .activations import backprop_activation
-from .forward import nonzeros
 from .jit import kernel, inline_kernel
 from .workspace import delta_block, layer_block, layer_row
 
@@ -76,32 +75,39 @@ def row_dot(W, i, d):
 
 
 @inline_kernel
+def sgd_row(W, i, a_i, d, lr, l1, l2):
+    """Row i of W takes its SGD step for the gradient a_i d, plus the penalty's."""
+    if l1 != 0 or l2 != 0:
+        for j in range(W.shape[1]):
+            W[i, j] -= lr * (a_i * d[j] + l1 * np.sign(W[i, j]) + l2 * W[i, j])
+    else:
+        for j in range(W.shape[1]):
+            W[i, j] -= lr * (a_i * d[j])
+
+
+@inline_kernel
 def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
     """One sample's SGD step on one layer, fused with backpropagation through it.
 
     a: ``(n_in,)`` inputs, of which ``index[:k]`` are the nonzero ones; d: ``(n_out,)``
     deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Without a
-    penalty only the rows of nonzero inputs change.
+    penalty or d_prev, only the rows of nonzero inputs change.
     """
-    n_in, n_out = W.shape
-    if l1 != 0 or l2 != 0:
+    n_in = W.shape[0]
+    if want_prev:
+        # Each row steps right after its dot product, while it is in L1 (a zero input's
+        # row steps by zero: cheaper than a branch that mispredicts on ReLU outputs).
         for i in range(n_in):
-            w = W[i]
-            if want_prev:
-                d_prev[i] = row_dot(W, i, d)
-            a_i = a[i]
-            for j in range(n_out):
-                w[j] -= lr * (a_i * d[j] + l1 * np.sign(w[j]) + l2 * w[j])
+            d_prev[i] = row_dot(W, i, d)
+            sgd_row(W, i, a[i], d, lr, l1, l2)
+    elif l1 != 0 or l2 != 0:
+        for i in range(n_in):
+            sgd_row(W, i, a[i], d, lr, l1, l2)
     else:
-        if want_prev:
-            for i in range(n_in):
-                d_prev[i] = row_dot(W, i, d)
         for t in range(k):
             i = index[t]
-            a_i = a[i]
-            for j in range(n_out):
-                W[i, j] -= lr * (a_i * d[j])
-    for j in range(n_out):
+            sgd_row(W, i, a[i], d, lr, l1, l2)
+    for j in range(d.shape[0]):
         b[j] -= lr * d[j]
 
 
@@ -122,8 +128,7 @@ def backward_sgd(net, codes, x, k0, ws, lr, l1, l2):
                                False, lr, l1, l2)
         else:
             a = layer_row(ws, l - 1)
-            k = nonzeros(a, ws.index)
-            dense_backward_sgd(a, ws.index, k, W, b, d_cur[:n_out], d_next[:n_in], True,
+            dense_backward_sgd(a, ws.index, 0, W, b, d_cur[:n_out], d_next[:n_in], True,
                                lr, l1, l2)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         d_cur, d_next = d_next, d_cur
