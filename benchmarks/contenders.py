@@ -130,7 +130,7 @@ class Fastmlp(Contender):
     def _train(self, data, epochs):
         X, y = data
         self.net.fit(X, y, epochs=epochs, batch_size=self.workload.batch_size,
-                     lr=self.workload.lr)
+                     lr=self.workload.lr, threads=self.threads or 1)
 
     def _predict(self, X):
         return self.net.predict(X)
@@ -239,9 +239,16 @@ KINDS: dict[str, type[Contender]] = {c.kind: c for c in (Fastmlp, Reference, Tor
 
 # Every workload runs each of these (kind, threads): fastmlp is serial Numba; the NumPy
 # reference, PyTorch and scikit-learn use BLAS/OpenMP, run with 1 and with 2 threads.
-LINEUP: list[tuple[str, int | None]] = [("fastmlp", None), ("reference", 1), ("reference", 2),
-                                        ("torch", 1), ("torch", 2), ("sklearn", 1),
-                                        ("sklearn", 2)]
+LINEUP: list[tuple[str, int | None]] = [("fastmlp", None), ("fastmlp", 2), ("reference", 1),
+                                        ("reference", 2), ("torch", 1), ("torch", 2),
+                                        ("sklearn", 1), ("sklearn", 2)]
+
+
+def lineup(workload: Workload) -> list[tuple[str, int | None]]:
+    """The contenders of ``workload``: fastmlp on 2 threads only for minibatches (its
+    per-sample steps are sequential whatever ``threads`` says)."""
+    return [(kind, threads) for kind, threads in LINEUP
+            if not (kind == "fastmlp" and threads and workload.batch_size == 1)]
 
 
 def name(kind: str, threads: int | None) -> str:

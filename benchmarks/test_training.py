@@ -11,7 +11,7 @@ from benchmarks import contenders
 from benchmarks.workloads import WORKLOADS
 
 CASES = [pytest.param(w, kind, threads, id=f"{w.name}-{contenders.name(kind, threads)}")
-         for w in WORKLOADS for kind, threads in contenders.LINEUP]
+         for w in WORKLOADS for kind, threads in contenders.lineup(w)]
 
 
 @pytest.mark.parametrize("workload, kind, threads", CASES)

@@ -75,7 +75,7 @@ class BaseNetwork:
             early_stopping: bool = False, patience: int = 5, min_delta: float = 0.0,
             checkpoint=None, checkpoint_every: int = 1, callback=None, optimizer: str = "sgd",
             momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-            eps: float = 1e-8) -> dict:
+            eps: float = 1e-8, threads: int = 1) -> dict:
         """Train, continuing from the current parameters (and optimizer state).
 
         X: ``(n, n_in)``; y: labels ``(n,)`` or targets ``(n, n_out)``. Each step uses the
@@ -105,6 +105,12 @@ class BaseNetwork:
             best epoch). ``Network.load`` of it and ``fit`` for the remaining
             epochs continue bit for bit as the uninterrupted run would.
         callback: ``callback(history)`` after every epoch; returning False stops training.
+        threads: minibatch steps (batch_size > 1) split each batch into ``threads`` blocks of
+            rows whose gradients are computed at once on that many of Numba's threads, then
+            summed in order. Results depend on ``threads`` (the split), never on scheduling:
+            the same ``threads`` gives the same bits on any machine. Per-sample steps are
+            sequential and ignore it. The first call with threads > 1 starts Numba's thread
+            pool (OpenMP's where available: see the README about fork()).
         Ctrl-C stops training after the kernel call under way (kernel calls take a fraction of
         a second: long epochs are trained in slices); the network goes back to the end of the
         last completed epoch (parameters, optimizer and random state). Twice aborts at once.
@@ -134,6 +140,7 @@ class BaseNetwork:
         patience = positive_int(patience, "patience")
         min_delta = real(min_delta, "min_delta")
         checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
+        threads = positive_int(threads, "threads")
         if checkpoint is not None:
             checkpoint = persist.checked_path(checkpoint)
         if callback is not None and not callable(callback):
@@ -153,7 +160,7 @@ class BaseNetwork:
             raise ValueError("early_stopping needs validation_data or validation_fraction")
         plan = Plan(epochs, batch_size, lr, l1, l2, bool(shuffle), schedule, optimizer,
                     validation, bool(early_stopping), patience, min_delta, checkpoint,
-                    checkpoint_every, callback, bool(verbose))
+                    checkpoint_every, callback, bool(verbose), threads)
         self._use_optimizer(optimizer)
         return run(self, X, T, plan)
 
@@ -291,10 +298,11 @@ class BaseNetwork:
         raise NotImplementedError
 
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
-                      losses, last_good, last_state, steps) -> tuple[int, bool]:
+                      losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:
         """Train the rows of ``orders`` ``(k, n)`` (row e: epoch e's visiting order, at rate
         lrs[e]) with ``optimizer`` (its state in ``_state``/``_steps``): row 0 from position
-        ``begin``, the last row up to position ``end``, the others whole.
+        ``begin``, the last row up to position ``end``, the others whole; ``threads`` as
+        ``fit`` takes it (the reference ignores it).
 
         losses[0] comes in with the loss summed over row 0's positions before ``begin``;
         losses[e] leaves with epoch e's loss (mean per-sample loss plus the penalty at its

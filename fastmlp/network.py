@@ -9,6 +9,7 @@ import numpy as np
 from .kernels.evaluate import loss_and_gradient, outputs
 from .kernels.penalty import add_penalty_gradient, penalty
 from .kernels.momentum import momentum_sample_epochs
+from .kernels.parallel import parallel_batch_epochs
 from .kernels.train import batch_epochs, sgd_sample_epochs
 from .model import BaseNetwork
 
@@ -25,6 +26,20 @@ def _one_blas_thread():
     """A minibatch's matrix products are small: BLAS threads would spend more time waking and
     spinning (and, on a busy machine, waiting for each other) than multiplying."""
     return _blas_threads().limit(limits=1, user_api="blas")
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int):
+    """Numba's parallel kernels run on up to ``threads`` threads (at most its pool's size,
+    ``NUMBA_NUM_THREADS``) within the block."""
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 class Network(BaseNetwork):
@@ -60,7 +75,7 @@ class Network(BaseNetwork):
             optimizer.name in ("momentum", "nesterov") and l1 == l2 == 0))
 
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
-                      losses, last_good, last_state, steps) -> tuple[int, bool]:
+                      losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:
         s = self._scalar
         lrs = lrs.astype(self.dtype)
         fused = self._fused(batch_size, optimizer, l1, l2)
@@ -68,7 +83,12 @@ class Network(BaseNetwork):
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
                                      begin, end, lrs, s(l1), s(l2), losses, last_good)
         steps[0] = self._steps
-        if fused:
+        if threads > 1 and batch_size > 1:
+            result = parallel_batch_epochs(
+                *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
+                threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
+                self._state, steps, losses, last_good, last_state)
+        elif fused:
             result = momentum_sample_epochs(
                 *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
                 s(optimizer.momentum), optimizer.name == "nesterov", self._state, steps, losses,
@@ -94,6 +114,11 @@ class Network(BaseNetwork):
     def _compute_context(self, plan):
         if self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2):
             return contextlib.nullcontext()
+        if plan.threads > 1 and plan.batch_size > 1:
+            context = contextlib.ExitStack()
+            context.enter_context(_one_blas_thread())
+            context.enter_context(_numba_threads(plan.threads))
+            return context
         return _one_blas_thread()
 
     def _outputs(self, X) -> np.ndarray:

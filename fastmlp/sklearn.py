@@ -2,8 +2,9 @@
 
 Needs scikit-learn (``pip install "fastmlp[sklearn]"``); ``import fastmlp`` alone never does.
 The parameters are scikit-learn's ``sklearn.neural_network`` ones, with their names, defaults
-and meaning, plus ``dtype``; ``coefs_`` and ``intercepts_`` are ``(n_in, n_out)`` and
-``(n_out,)`` views into the network's flat parameter buffer. Where fastmlp's own conventions
+and meaning, plus ``dtype`` and ``threads`` (``fastmlp.Network.fit``'s: each minibatch's
+gradient in that many parts at once); ``coefs_`` and ``intercepts_`` are ``(n_in, n_out)``
+and ``(n_out,)`` views into the network's flat parameter buffer. Where fastmlp's own conventions
 differ, the estimators translate to scikit-learn's:
 
 - ``alpha`` is scikit-learn's L2 term ``0.5 * alpha * ||W||^2 / batch_size`` added to the
@@ -87,6 +88,7 @@ class _BaseMLP(BaseEstimator):
         "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "dtype": [type, np.dtype, str],
+        "threads": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -95,7 +97,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 dtype=np.float32):
+                 dtype=np.float32, threads=1):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -119,6 +121,7 @@ class _BaseMLP(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
+        self.threads = threads
 
     # --- what subclasses say ----------------------------------------------------------------
 
@@ -209,7 +212,7 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                           "going to be clipped", UserWarning)
         settings = dict(batch_size=batch_size, l2=self.alpha / batch_size,
-                        shuffle=self.shuffle)
+                        shuffle=self.shuffle, threads=self.threads)
         if self.solver == "adam":
             settings.update(optimizer="adam", beta1=self.beta_1, beta2=self.beta_2,
                             eps=self.epsilon)

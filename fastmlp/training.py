@@ -51,6 +51,7 @@ class Plan:
     checkpoint_every: int
     callback: Callable[[dict], object] | None
     verbose: bool
+    threads: int = 1
 
     @property
     def each_epoch(self) -> bool:
@@ -125,7 +126,7 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
             start = time.perf_counter()
             ended, diverged = net._train_epochs(X, T, orders, position, end, batch_size, lrs,
                                                 plan.l1, plan.l2, plan.optimizer, losses,
-                                                last_good, last_state, steps)
+                                                last_good, last_state, steps, plan.threads)
             seconds = time.perf_counter() - start
             visits = (k - 1) * n + end - position
             budget = max(batch_size, visits * CALL_SECONDS / 2 / max(seconds, 1e-6))

@@ -34,3 +34,10 @@ def inline_kernel(func):
     array's fields and adjusts reference counts, which costs as much as a small layer's
     arithmetic."""
     return njit(**OPTIONS, inline="always")(func)
+
+
+def parallel_kernel(func):
+    """``kernel`` with its ``prange`` loops run on Numba's threads. Compiling one starts the
+    thread pool (OpenMP's where available), so only kernels that Python calls when asked for
+    threads may call it."""
+    return njit(**OPTIONS, parallel=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)

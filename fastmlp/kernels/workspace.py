@@ -16,8 +16,9 @@ Workspace = namedtuple("Workspace", ["work", "offsets", "widths", "d_a", "d_b", 
 
 
 @kernel
-def workspace(params, sizes, capacity):
-    """A Workspace for blocks of up to ``capacity`` rows."""
+def workspaces(params, sizes, capacity, parts):
+    """``parts`` Workspaces for blocks of up to ``capacity`` rows, stacked: every buffer has a
+    leading axis of length parts (see ``workspace_part``); offsets and widths are shared."""
     n_layers = sizes.shape[0] - 1
     offsets = np.zeros(n_layers + 1, np.int64)
     for l in range(n_layers):
@@ -25,12 +26,25 @@ def workspace(params, sizes, capacity):
     width = 0
     for l in range(n_layers + 1):  # (sizes.max() costs a second of compilation)
         width = max(width, sizes[l])
-    return Workspace(np.empty(offsets[-1], params.dtype), offsets, sizes[1:].copy(),
-                     np.empty(capacity * width, params.dtype),
-                     np.empty(capacity * width, params.dtype),
-                     np.empty(width, np.int32),
-                     np.empty(capacity + 1, np.int64),
-                     np.empty(capacity * width, np.int32))
+    return Workspace(np.empty((parts, offsets[-1]), params.dtype), offsets, sizes[1:].copy(),
+                     np.empty((parts, capacity * width), params.dtype),
+                     np.empty((parts, capacity * width), params.dtype),
+                     np.empty((parts, width), np.int32),
+                     np.empty((parts, capacity + 1), np.int64),
+                     np.empty((parts, capacity * width), np.int32))
+
+
+@kernel
+def workspace_part(stacked, p):
+    """Workspace p of ``workspaces``' stack."""
+    return Workspace(stacked.work[p], stacked.offsets, stacked.widths, stacked.d_a[p],
+                     stacked.d_b[p], stacked.index[p], stacked.ptr[p], stacked.input_index[p])
+
+
+@kernel
+def workspace(params, sizes, capacity):
+    """A Workspace for blocks of up to ``capacity`` rows."""
+    return workspace_part(workspaces(params, sizes, capacity, 1), 0)
 
 
 @kernel

@@ -1,0 +1,95 @@
+"""Minibatch training on several threads.
+
+Each batch is split into ``parts`` blocks of consecutive rows (part p: rows p * rows // parts
+up to (p + 1) * rows // parts). The parts' gradients are computed at once, each in its own
+workspace and gradient buffer, then summed in the order of the parts; so the results depend
+on ``parts`` but never on how the threads are scheduled. The step itself is the serial
+``update.step``. Python calls ``parallel_batch_epochs`` only when asked for threads:
+compiling it starts Numba's thread pool.
+"""
+import numpy as np
+from numba import prange
+
+from .arrays import add, copy
+from .buffers import layers
+from .jit import entry_kernel, kernel, parallel_kernel
+from .penalty import add_penalty_gradient
+from .train import DIVERGED, GOING_ON, batch_gradient, end_epoch
+from .update import step
+from .workspace import workspace_part, workspaces
+
+
+@kernel
+def part_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, rows, scale, ws, A0,
+                  grad):
+    """grad (flat) <- scale * the gradient of the summed loss of the samples ``rows`` of X;
+    returns that summed loss. A0 ``(>= len(rows), n_in)`` is scratch."""
+    n = rows.shape[0]
+    if n == 0:
+        grad[:] = 0
+        return 0.0
+    for s in range(n):
+        copy(X[rows[s]], A0[s])
+    return batch_gradient(layers(params, sizes, w_off, b_off), codes, loss_code, A0[:n], T,
+                          rows, scale, ws, layers(grad, sizes, w_off, b_off))
+
+
+@parallel_kernel
+def part_gradients(params, sizes, w_off, b_off, codes, loss_code, X, T, batch, scale, stacked,
+                   A0s, grads, losses):
+    """grads[p], losses[p] <- ``part_gradient`` of part p of ``batch``, every part at once."""
+    parts = grads.shape[0]
+    rows = batch.shape[0]
+    for p in prange(parts):
+        begin = p * rows // parts
+        end = (p + 1) * rows // parts
+        losses[p] = part_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T,
+                                  batch[begin:end], scale, workspace_part(stacked, p), A0s[p],
+                                  grads[p])
+
+
+@parallel_kernel
+def sum_parts(grads, tasks):
+    """grads[0] <- grads[0] + grads[1] + ... (added in that order), in ``tasks`` slices at
+    once."""
+    parts, n = grads.shape
+    for c in prange(tasks):
+        begin = c * n // tasks
+        end = (c + 1) * n // tasks
+        total = grads[0, begin:end]
+        for p in range(1, parts):
+            add(grads[p, begin:end], total)
+
+
+@entry_kernel
+def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin,
+                          end, batch_size, parts, lrs, l1, l2, optimizer, hyper, state, steps,
+                          losses, last_good, last_state):
+    """``train.batch_epochs`` with each batch's gradient computed in ``parts`` parts at once
+    (see above)."""
+    k, n = orders.shape
+    capacity = min(batch_size, n)
+    part_capacity = (capacity + parts - 1) // parts
+    stacked = workspaces(params, sizes, part_capacity, parts)
+    A0s = np.empty((parts, part_capacity, sizes[0]), params.dtype)
+    grads = np.empty((parts, params.shape[0]), params.dtype)
+    part_losses = np.empty(parts)
+    one = params.dtype.type(1.0)
+    for e in range(k):
+        stop = end if e == k - 1 else n
+        total = losses[e] if e == 0 else 0.0
+        for start in range(begin if e == 0 else 0, stop, batch_size):
+            batch = orders[e, start:min(start + batch_size, stop)]
+            part_gradients(params, sizes, w_off, b_off, codes, loss_code, X, T, batch,
+                           one / params.dtype.type(batch.shape[0]), stacked, A0s, grads,
+                           part_losses)
+            for p in range(parts):
+                total += part_losses[p]
+            sum_parts(grads, parts)
+            add_penalty_gradient(params, grads[0], sizes, w_off, l1, l2)
+            step(optimizer, params, grads[0], state, steps, lrs[e], hyper)
+        status = end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses,
+                           e, last_good, last_state)
+        if status != GOING_ON:
+            return e, status == DIVERGED
+    return k, False

@@ -1,0 +1,71 @@
+"""fit(threads=k): each batch's gradient in k parts at once, summed in order. Against the
+reference, and the same bits whatever the threads actually available."""
+import contextlib
+
+import numba
+import numpy as np
+import pytest
+
+import fastmlp.network
+from fastmlp import Network, reference
+
+from conftest import make_data, relative_error
+
+SIZES = [9, 8, 6, 3]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("zeros", [0.3, 0.85], ids=["dense", "sparse"])
+@pytest.mark.parametrize("batch_size, threads", [(7, 2), (2, 3)],
+                         ids=["7-rows-2-parts", "2-rows-3-parts"])  # the second: empty parts
+def test_threads_match_the_reference(optimizer, zeros, batch_size, threads):
+    X, y = make_data(SIZES, "softmax", None, n=52, seed=5, zeros=zeros)  # 7 * 7 + 3
+    nets = [impl(SIZES, activation="tanh", dtype=np.float64, seed=11)
+            for impl in (Network, reference.Network)]
+    histories = [net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.05, l1=0.001, l2=0.01,
+                         optimizer=optimizer, threads=threads) for net in nets]
+    assert relative_error(nets[0].params, nets[1].params) < 1e-10
+    assert relative_error(nets[0]._state, nets[1]._state) < 1e-10
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-10)
+
+
+def _fit(threads, batch_size=5, **kwargs):
+    X, y = make_data(SIZES, "softmax", None, n=40, zeros=0.85)
+    net = Network(SIZES, activation="relu", dtype=np.float64, seed=3)
+    net.fit(X, y, epochs=3, batch_size=batch_size, lr=0.1, threads=threads, **kwargs)
+    return net.params.copy()
+
+
+def test_the_same_bits_on_one_thread_or_two(monkeypatch):
+    """The split into parts decides the sums; which thread computes a part does not."""
+    on_two = _fit(2)
+    assert np.array_equal(on_two, _fit(2))
+
+    @contextlib.contextmanager
+    def one_thread(threads):
+        previous = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
+
+    monkeypatch.setattr(fastmlp.network, "_numba_threads", one_thread)
+    assert np.array_equal(on_two, _fit(2))
+    # Another split rounds differently, so it is not the serial run.
+    assert not np.array_equal(on_two, _fit(1))
+
+
+def test_per_sample_training_ignores_threads():
+    assert np.array_equal(_fit(1, batch_size=1), _fit(4, batch_size=1))
+
+
+@pytest.mark.parametrize("threads, error", [(0, ValueError), (-2, ValueError),
+                                            (1.5, TypeError), ("2", TypeError)])
+def test_bad_threads(threads, error):
+    net = Network(SIZES, dtype=np.float64)
+    before = net.params.copy()
+    X, y = make_data(SIZES, "softmax", None, n=10)
+    with pytest.raises(error, match="threads"):
+        net.fit(X, y, batch_size=4, threads=threads)
+    assert np.array_equal(net.params, before)
