@@ -32,11 +32,11 @@ def test_fit_copies_X_only_to_convert_it(batch_size):
         assert copies * X32.nbytes <= peak < (copies + 0.25) * X32.nbytes, (X.dtype, peak)
 
 
-@pytest.mark.parametrize("batch_size, optimizer", [(1, "sgd"), (16, "sgd"), (1, "adam"),
-                                                   (16, "nesterov")])
-def test_kernel_allocations_do_not_grow_with_epochs(batch_size, optimizer):
+@pytest.mark.parametrize("batch_size, optimizer, threads", [
+    (1, "sgd", 1), (16, "sgd", 1), (1, "adam", 1), (16, "nesterov", 1), (16, "adam", 2)])
+def test_kernel_allocations_do_not_grow_with_epochs(batch_size, optimizer, threads):
     rng = np.random.default_rng(1)
-    net = Network([12, 9, 4], seed=0)
+    net = Network([12, 9, 4], seed=0, dtype=np.float64)
     X = as_features(rng.normal(size=(40, 12)), net.config)
     T = as_targets(rng.integers(0, 4, 40), 40, net.config)
     opt = Optimizer.create(optimizer, 0.9, 0.9, 0.999, 1e-8)
@@ -47,7 +47,8 @@ def test_kernel_allocations_do_not_grow_with_epochs(batch_size, optimizer):
         losses, last_good, last_state = np.zeros(epochs), net.params.copy(), net._state.copy()
         before = numba_allocations()
         done = net._train_epochs(X, T, orders, 0, 40, batch_size, np.full(epochs, 0.01), 0.0,
-                                 0.0, opt, losses, last_good, last_state, np.zeros(2, np.int64))
+                                 0.0, opt, losses, last_good, last_state, np.zeros(2, np.int64),
+                                 threads)
         after = numba_allocations()
         assert done == (epochs, False)
         counts.append(after[0] - before[0])

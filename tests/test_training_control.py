@@ -88,10 +88,11 @@ def test_min_delta_counts_only_real_improvements(Impl):
     assert len(history["loss"]) == 3
 
 
-@pytest.mark.parametrize("batch_size", [1, 5])
-def test_checkpoint_resumes_bit_for_bit(Impl, tmp_path, batch_size):
+@pytest.mark.parametrize("batch_size, threads", [(1, 1), (5, 1), (5, 2)])
+def test_checkpoint_resumes_bit_for_bit(Impl, tmp_path, batch_size, threads):
     X, y = data()
-    settings = dict(batch_size=batch_size, lr=0.3, l2=0.01, schedule=InvScaling(0.1))
+    settings = dict(batch_size=batch_size, lr=0.3, l2=0.01, schedule=InvScaling(0.1),
+                    threads=threads)
     whole = Impl(SIZES, dtype=np.float64, seed=4)
     whole.fit(X, y, epochs=9, **settings)
     for stop_after in (4, 5):  # on a checkpoint epoch; between them, stopped by the callback
@@ -207,11 +208,12 @@ def spy_on_calls(net):
     return begins
 
 
-@pytest.mark.parametrize("batch_size, optimizer", [(1, "sgd"), (4, "adam"), (1, "nesterov")])
-def test_epochs_in_slices_change_nothing(Impl, batch_size, optimizer, tiny_calls):
+@pytest.mark.parametrize("batch_size, optimizer, threads", [
+    (1, "sgd", 1), (4, "adam", 1), (1, "nesterov", 1), (4, "momentum", 2)])
+def test_epochs_in_slices_change_nothing(Impl, batch_size, optimizer, threads, tiny_calls):
     X, y = data(n=22)
     settings = dict(epochs=3, batch_size=batch_size, lr=0.05, l1=0.001, optimizer=optimizer,
-                    validation_data=(X[:5], y[:5]))
+                    validation_data=(X[:5], y[:5]), threads=threads)
     sliced = Impl(SIZES, dtype=np.float64, seed=9)
     begins = spy_on_calls(sliced)
     history = sliced.fit(X, y, **settings)

@@ -12,40 +12,33 @@ from numba import prange
 
 from .arrays import add, copy
 from .buffers import layers
-from .jit import entry_kernel, kernel, parallel_kernel
+from .jit import entry_kernel, parallel_kernel
 from .penalty import add_penalty_gradient
 from .train import DIVERGED, GOING_ON, batch_gradient, end_epoch
 from .update import step
 from .workspace import workspace_part, workspaces
 
 
-@kernel
-def part_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, rows, scale, ws, A0,
-                  grad):
-    """grad (flat) <- scale * the gradient of the summed loss of the samples ``rows`` of X;
-    returns that summed loss. A0 ``(>= len(rows), n_in)`` is scratch."""
-    n = rows.shape[0]
-    if n == 0:
-        grad[:] = 0
-        return 0.0
-    for s in range(n):
-        copy(X[rows[s]], A0[s])
-    return batch_gradient(layers(params, sizes, w_off, b_off), codes, loss_code, A0[:n], T,
-                          rows, scale, ws, layers(grad, sizes, w_off, b_off))
-
-
 @parallel_kernel
-def part_gradients(params, sizes, w_off, b_off, codes, loss_code, X, T, batch, scale, stacked,
-                   A0s, grads, losses):
-    """grads[p], losses[p] <- ``part_gradient`` of part p of ``batch``, every part at once."""
+def part_gradients(net, codes, loss_code, X, T, batch, scale, stacked, A0s, grads, grad_layers,
+                   losses):
+    """grads[p], losses[p] <- ``batch_gradient`` of part p of ``batch`` (gathered into
+    A0s[p]), every part at once. net: Layers of the parameters; grad_layers[p]: of grads[p]."""
     parts = grads.shape[0]
     rows = batch.shape[0]
     for p in prange(parts):
         begin = p * rows // parts
         end = (p + 1) * rows // parts
-        losses[p] = part_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T,
-                                  batch[begin:end], scale, workspace_part(stacked, p), A0s[p],
-                                  grads[p])
+        if end > begin:
+            A0 = A0s[p]
+            for s in range(end - begin):
+                copy(X[batch[begin + s]], A0[s])
+            losses[p] = batch_gradient(net, codes, loss_code, A0[:end - begin], T,
+                                       batch[begin:end], scale, workspace_part(stacked, p),
+                                       grad_layers[p])
+        else:
+            losses[p] = 0.0
+            grads[p][:] = 0
 
 
 @parallel_kernel
@@ -73,6 +66,8 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     stacked = workspaces(params, sizes, part_capacity, parts)
     A0s = np.empty((parts, part_capacity, sizes[0]), params.dtype)
     grads = np.empty((parts, params.shape[0]), params.dtype)
+    net = layers(params, sizes, w_off, b_off)
+    grad_layers = [layers(grads[p], sizes, w_off, b_off) for p in range(parts)]
     part_losses = np.empty(parts)
     one = params.dtype.type(1.0)
     for e in range(k):
@@ -80,9 +75,9 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
         total = losses[e] if e == 0 else 0.0
         for start in range(begin if e == 0 else 0, stop, batch_size):
             batch = orders[e, start:min(start + batch_size, stop)]
-            part_gradients(params, sizes, w_off, b_off, codes, loss_code, X, T, batch,
+            part_gradients(net, codes, loss_code, X, T, batch,
                            one / params.dtype.type(batch.shape[0]), stacked, A0s, grads,
-                           part_losses)
+                           grad_layers, part_losses)
             for p in range(parts):
                 total += part_losses[p]
             sum_parts(grads, parts)
