@@ -93,20 +93,15 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
     deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Without a
     penalty or d_prev, only the rows of nonzero inputs change.
     """
-    n_in = W.shape[0]
-    if want_prev:
-        # Each row steps right after its dot product, while it is in L1 (a zero input's
-        # row steps by zero: cheaper than a branch that mispredicts on ReLU outputs).
-        for i in range(n_in):
+    # Every row steps when there is a penalty or d_prev to compute (each row right after its
+    # dot product, while it is in L1; a zero input's row steps by zero, cheaper than a branch
+    # that mispredicts on ReLU outputs); otherwise only the rows of nonzero inputs do.
+    every_row = want_prev or l1 != 0 or l2 != 0
+    for t in range(W.shape[0] if every_row else k):
+        i = t if every_row else index[t]
+        if want_prev:
             d_prev[i] = row_dot(W, i, d)
-            sgd_row(W, i, a[i], d, lr, l1, l2)
-    elif l1 != 0 or l2 != 0:
-        for i in range(n_in):
-            sgd_row(W, i, a[i], d, lr, l1, l2)
-    else:
-        for t in range(k):
-            i = index[t]
-            sgd_row(W, i, a[i], d, lr, l1, l2)
+        sgd_row(W, i, a[i], d, lr, l1, l2)
     for j in range(d.shape[0]):
         b[j] -= lr * d[j]
 
