@@ -125,7 +125,8 @@ def _settings(args) -> dict:
     for key in ("layers", "activation", "output", "init", "epochs", "batch_size", "lr"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
-    s.update(loss=args.loss, l1=args.l1, l2=args.l2, dtype=args.dtype, seed=args.seed)
+    s.update(loss=args.loss, l1=args.l1, l2=args.l2, dtype=args.dtype, seed=args.seed,
+             threads=args.threads)
     if isinstance(s["activation"], str):
         s["activation"] = [s["activation"]]
     if s["epochs"] < 1 or s["batch_size"] < 1 or not s["lr"] > 0:
@@ -133,6 +134,8 @@ def _settings(args) -> dict:
                            f"{s['epochs']}, {s['batch_size']}, {s['lr']:g}")
     if not (s["l1"] >= 0 and s["l2"] >= 0):
         raise CommandError(f"--l1 and --l2 must be >= 0; got {s['l1']:g}, {s['l2']:g}")
+    if s["threads"] < 1:
+        raise CommandError(f"--threads must be >= 1; got {s['threads']}")
     return s
 
 
@@ -190,7 +193,7 @@ def _describe(net: Network, data: Data, s: dict) -> str:
             f"{list(c.sizes)}, {_activations(c)} hidden, {c.output} output, {c.loss} loss, "
             f"{c.init} init, {c.dtype.name}; {s['epochs']} epochs, "
             f"batch_size={s['batch_size']}, lr={s['lr']:g}, l1={s['l1']:g}, l2={s['l2']:g}, "
-            f"seed={s['seed']}")
+            f"seed={s['seed']}" + (f", threads={s['threads']}" if s["threads"] > 1 else ""))
 
 
 def train_epochs(net: Network, data: Data, s: dict) -> dict:
@@ -227,7 +230,8 @@ def train_epochs(net: Network, data: Data, s: dict) -> dict:
                            f"{h['time'][-1]:.4f} s")
 
         history = net.fit(X, y, epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
-                          l1=s["l1"], l2=s["l2"], validation_data=monitor, callback=report)
+                          l1=s["l1"], l2=s["l2"], validation_data=monitor, callback=report,
+                          threads=s["threads"])
     if history["stopped"] == "interrupted":
         print(f"interrupted: kept the network after epoch {len(history['loss'])}", flush=True)
     return curves
@@ -387,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    p.add_argument("--threads", type=int, default=1,
+                   help="minibatches: each batch's gradient in this many parts at once, on "
+                        "Numba's threads")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", metavar="MODEL.npz", help="save the trained network")

@@ -56,11 +56,11 @@ def test_train_options_reach_the_network(tmp_path, capsys):
     assert main(["train", "digits", "--layers", "16,8", "--activation", "tanh,relu",
                  "--output", "sigmoid", "--init", "he", "--epochs", "2", "--batch-size", "8",
                  "--lr", "0.2", "--l1", "1e-5", "--l2", "1e-4", "--dtype", "float64",
-                 "--seed", "3", "--save", str(model)]) == 0
+                 "--seed", "3", "--threads", "2", "--save", str(model)]) == 0
     out = capsys.readouterr().out
     assert "network [64, 16, 8, 10], tanh/relu hidden, sigmoid output, binary_cross_entropy" \
            " loss, he init, float64; 2 epochs, batch_size=8, lr=0.2, l1=1e-05, l2=0.0001, " \
-           "seed=3" in out
+           "seed=3, threads=2" in out
     net = Network.load(model)
     assert net.sizes == (64, 16, 8, 10) and net.dtype == np.float64
     assert net.config.activations == ("tanh", "relu") and net.config.init == "he"
@@ -68,7 +68,7 @@ def test_train_options_reach_the_network(tmp_path, capsys):
     X, y, _, _ = datasets.load_digits()
     same = Network([64, 16, 8, 10], ["tanh", "relu"], "sigmoid", init="he", dtype=np.float64,
                    seed=3)
-    same.fit(X, y, epochs=2, batch_size=8, lr=0.2, l1=1e-5, l2=1e-4)
+    same.fit(X, y, epochs=2, batch_size=8, lr=0.2, l1=1e-5, l2=1e-4, threads=2)
     assert np.array_equal(same.params, net.params)
 
 
@@ -150,6 +150,7 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
     one_line_error(capsys, ["train", "digits", "--l2", "-0.1"], "--l1 and --l2 must be >= 0")
+    one_line_error(capsys, ["train", "digits", "--threads", "0"], "--threads must be >= 1")
     one_line_error(capsys, ["train", "digits", "--activation", "swish", "--epochs", "1"],
                    "unknown activation 'swish'")
     one_line_error(capsys, ["train", "digits", "--activation", "tanh,relu", "--epochs", "1"],
