@@ -107,7 +107,7 @@ class Network(BaseNetwork):
         # move every parameter once per batch (per-sample Adam: ~5 ns per parameter).
         per_parameter = 3e-10
         if not (self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2)
-                and plan.l1 == plan.l2 == 0):
+                and plan.l1 == 0):
             per_parameter += 1e-8 / plan.batch_size
         return per_parameter * self._params.size + 3e-7
 

@@ -14,6 +14,7 @@ CASES = [
     ([8, 5, 3], "tanh", "sigmoid", "binary_cross_entropy", 0.001, 0.01),
     ([8, 6, 6, 2], "relu", "softmax", "mse", 0.01, 0.0),
     ([8, 3], "identity", "sigmoid", "mse", 0.0, 0.05),
+    ([8, 6, 4], "relu", "softmax", None, 0.0, 0.02),
 ]
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -63,3 +64,20 @@ def test_random_networks_match_reference(data):
     for net in (fast, ref):
         net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.1, l2=l2)
     assert relative_error(fast.params, ref.params) < 1e-10
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("lr, l2", [(0.05, 0.01), (0.5, 0.4), (0.3, 4.0)],
+                         ids=["few-folds", "folds-every-few-steps", "too-strong-to-defer"])
+def test_lazy_l2_decay_matches_the_eager_reference(dtype, lr, l2):
+    """Per sample, an l2-only decay of W_0 is kept in a scalar and folded back into W_0 when
+    it falls below 1/2 and after every epoch (kernels/train.py); the reference decays every
+    weight at every step."""
+    sizes = [10, 7, 4]
+    X, y = make_data(sizes, "softmax", None, n=60, seed=2, dtype=dtype, zeros=0.8)
+    nets = [Impl(sizes, activation="tanh", dtype=dtype, seed=4)
+            for Impl in (Network, reference.Network)]
+    histories = [net.fit(X, y, epochs=3, batch_size=1, lr=lr, l2=l2) for net in nets]
+    assert relative_error(nets[0].params, nets[1].params) < TOLERANCE[dtype]
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"],
+                               rtol=TOLERANCE[dtype])

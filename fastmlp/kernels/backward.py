@@ -86,8 +86,9 @@ def sgd_row(W, i, a_i, d, lr, l1, l2):
 
 
 @inline_kernel
-def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
-    """One sample's SGD step on one layer, fused with backpropagation through it.
+def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr_w, lr, l1, l2):
+    """One sample's SGD step on one layer, fused with backpropagation through it: W at rate
+    lr_w (lr, or more for a W stored scaled down: see ``train.sgd_sample_epochs``), b at lr.
 
     a: ``(n_in,)`` inputs, of which ``index[:k]`` are the nonzero ones; d: ``(n_out,)``
     deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Without a
@@ -101,29 +102,35 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr, l1, l2):
         i = t if every_row else index[t]
         if want_prev:
             d_prev[i] = row_dot(W, i, d)
-        sgd_row(W, i, a[i], d, lr, l1, l2)
+        sgd_row(W, i, a[i], d, lr_w, l1, l2)
     for j in range(d.shape[0]):
         b[j] -= lr * d[j]
 
 
 @inline_kernel
-def backward_sgd(net, codes, x, k0, ws, lr, l1, l2):
+def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0):
     """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step.
 
     x: ``(n_in,)`` the sample, ``ws.input_index[:k0]`` its nonzero inputs; the workspace
-    holds its hidden activations from ``forward_sample``.
+    holds its hidden activations from ``forward_sample``. If ``lazy``, the first layer's
+    weights are scale0 * W_0, scale0 already holding this step's l2 decay, and only the rows
+    of W_0 of nonzero inputs take the gradient (see ``train.sgd_sample_epochs``).
     """
     n_layers = len(net.W)
     d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
         W, b = net.W[l], net.b[l]
         n_in, n_out = W.shape
-        if l == 0:
+        if l == 0 and lazy:
+            zero = W.dtype.type(0.0)
             dense_backward_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out], d_next[:n_in],
-                               False, lr, l1, l2)
+                               False, lr / scale0, lr, zero, zero)
+        elif l == 0:
+            dense_backward_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out], d_next[:n_in],
+                               False, lr, lr, l1, l2)
         else:
             a = layer_row(ws, l - 1)
             dense_backward_sgd(a, ws.index, 0, W, b, d_cur[:n_out], d_next[:n_in], True,
-                               lr, l1, l2)
+                               lr, lr, l1, l2)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         d_cur, d_next = d_next, d_cur

@@ -27,14 +27,15 @@ def nonzeros(a, index):
 
 
 @inline_kernel
-def dense_forward_row(a, index, k, W, b, z):
-    """z = a @ W + b for one row, summing over the k inputs ``index[:k]`` (a's nonzeros).
+def dense_forward_row(a, index, k, W, b, z, scale):
+    """z = scale * (a @ W) + b for one row, summing over the k inputs ``index[:k]`` (a's
+    nonzeros). (scale: see ``train.sgd_sample_epochs``; 1 elsewhere.)
 
     W's rows are contiguous, so each input adds a scaled row of W.
     """
     n_out = W.shape[1]
     for j in range(n_out):
-        z[j] = b[j]
+        z[j] = 0
     # Four inputs per pass over z: a quarter of the loads and stores of z.
     t = 0
     while t + 4 <= k:
@@ -48,6 +49,8 @@ def dense_forward_row(a, index, k, W, b, z):
         a_i = a[i]
         for j in range(n_out):
             z[j] += a_i * W[i, j]
+    for j in range(n_out):
+        z[j] = b[j] + scale * z[j]
 
 
 @kernel
@@ -65,8 +68,9 @@ def input_nonzeros(A, ptr, index):
 @kernel
 def sparse_forward(A, ptr, index, W, b, Z):
     """Z = A @ W + b over A's nonzeros only."""
+    one = W.dtype.type(1.0)
     for s in range(A.shape[0]):
-        dense_forward_row(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, b, Z[s])
+        dense_forward_row(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, b, Z[s], one)
 
 
 @kernel
@@ -107,19 +111,20 @@ def forward(net, codes, A0, ws):
 
 
 @inline_kernel
-def forward_sample(net, codes, x, k0, ws):
+def forward_sample(net, codes, x, k0, ws, scale0):
     """``forward`` for one sample x ``(n_in,)`` whose k0 nonzero inputs are at
-    ``ws.input_index[:k0]`` (see ``nonzeros``). Returns the output pre-activations
-    ``(n_out,)``."""
+    ``ws.input_index[:k0]`` (see ``nonzeros``), the first layer's weights being scale0 * W_0
+    (see ``train.sgd_sample_epochs``). Returns the output pre-activations ``(n_out,)``."""
     n_layers = len(net.W)
+    one = x.dtype.type(1.0)
     a = x
     for l in range(n_layers):
         z = layer_row(ws, l)
         if l == 0:
-            dense_forward_row(x, ws.input_index, k0, net.W[0], net.b[0], z)
+            dense_forward_row(x, ws.input_index, k0, net.W[0], net.b[0], z, scale0)
         else:
             k = nonzeros(a, ws.index)
-            dense_forward_row(a, ws.index, k, net.W[l], net.b[l], z)
+            dense_forward_row(a, ws.index, k, net.W[l], net.b[l], z, one)
         if l < n_layers - 1:
             activate(codes[l], z)
         a = z

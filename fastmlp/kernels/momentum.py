@@ -107,7 +107,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
                 r = ws.input_index[q]
                 catch_up(W0, V0, r, t - 1 - last[r], lr, mu, nesterov)
                 last[r] = t
-            z = forward_sample(net, codes, x, k0, ws)
+            z = forward_sample(net, codes, x, k0, ws, one)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov)
         for r in range(sizes[0]):

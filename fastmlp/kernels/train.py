@@ -112,10 +112,28 @@ def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses
 # minibatch training (any optimizer; batch_size 1 for per-sample training with one) are
 # separate kernels, so that each compiles only when used.
 
+@kernel
+def unscale(W, scale):
+    """W <- scale * W (see ``sgd_sample_epochs``); returns the new scale, 1."""
+    s = W.dtype.type(scale)
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            W[i, j] *= s
+    return 1.0
+
+
 @entry_kernel
 def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
                       lrs, l1, l2, losses, last_good):
-    """Per-sample SGD over ``orders`` (see above)."""
+    """Per-sample SGD over ``orders`` (see above).
+
+    With an l2 penalty and no l1, every step multiplies all of W_0 by (1 - lr l2) but adds
+    the gradient only to the rows of nonzero inputs. So W_0 is kept as scale * V: a step
+    multiplies the scalar and moves V's rows of nonzero inputs by lr / scale times their
+    gradient (the classic trick of sparse SGD, as in Bottou's sgd and scikit-learn's
+    SGDClassifier). V is multiplied back into W_0 whenever scale falls below 1/2 and at the
+    end of every epoch, so between epochs params holds W_0 itself.
+    """
     no_state = np.empty((0, params.shape[0]), params.dtype)
     steps = np.zeros(2, np.int64)
     n_layers = sizes.shape[0] - 1
@@ -124,15 +142,25 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     one = params.dtype.type(1.0)
     net = layers(params, sizes, w_off, b_off)
     ws = workspace(params, sizes, 1)
+    scale = 1.0  # float64: it multiplies up tens of thousands of decays
     for e in range(k):
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0  # the losses, each taken before its step
+        decay = 1.0 - float(lrs[e]) * float(l2)
+        lazy = l1 == 0 and l2 != 0 and decay > 0.5  # (a stronger decay: every step unscales)
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
             k0 = nonzeros(X[i], ws.input_index)
-            z = forward_sample(net, codes, X[i], k0, ws)
+            z = forward_sample(net, codes, X[i], k0, ws, params.dtype.type(scale))
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
-            backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2)
+            if lazy:
+                scale *= decay
+            backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2, lazy,
+                         params.dtype.type(scale))
+            if scale < 0.5:
+                scale = unscale(net.W[0], scale)
+        if lazy:
+            scale = unscale(net.W[0], scale)
         status = end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, stop, n,
                            losses, e, last_good, no_state)
         if status != GOING_ON:
