@@ -90,6 +90,7 @@ class Contender:
             "epochs_per_call": w.epochs_per_call,
             "flops_per_sample": w.flops_per_sample, "data": self.data.source,
             "zero_fraction": round(self.data.zero_fraction, 4), "metric": w.metric,
+            "optimizer": w.optimizer,
         }
 
     # --- supplied by subclasses ----------------------------------------------------------
@@ -130,7 +131,8 @@ class Fastmlp(Contender):
     def _train(self, data, epochs):
         X, y = data
         self.net.fit(X, y, epochs=epochs, batch_size=self.workload.batch_size,
-                     lr=self.workload.lr, threads=self.threads or 1)
+                     lr=self.workload.lr, threads=self.threads or 1,
+                     optimizer=self.workload.optimizer)
 
     def _predict(self, X):
         return self.net.predict(X)
@@ -246,7 +248,10 @@ LINEUP: list[tuple[str, int | None]] = [("fastmlp", None), ("fastmlp", 2), ("ref
 
 def lineup(workload: Workload) -> list[tuple[str, int | None]]:
     """The contenders of ``workload``: fastmlp on 2 threads only for minibatches (its
-    per-sample steps are sequential whatever ``threads`` says)."""
+    per-sample steps are sequential whatever ``threads`` says); fastmlp alone for another
+    optimizer than SGD."""
+    if workload.optimizer != "sgd":
+        return [("fastmlp", None)]
     return [(kind, threads) for kind, threads in LINEUP
             if not (kind == "fastmlp" and threads and workload.batch_size == 1)]
 

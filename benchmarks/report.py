@@ -126,6 +126,21 @@ def summary_table(workloads: dict[str, list[Row]]) -> list[str]:
     return lines
 
 
+def optimizer_table(workloads: dict[str, list[Row]]) -> list[str]:
+    """fastmlp's epoch with each optimizer against the same workload with plain SGD (named
+    without the optimizer's suffix)."""
+    lines = ["| Workload | optimizer | fastmlp s/epoch | × plain SGD's |", "|---|---|---|---|"]
+    for name, rows in workloads.items():
+        optimizer = rows[0].info.get("optimizer", "sgd")
+        one, _ = fastmlp_rows(rows)
+        base, _ = fastmlp_rows(workloads.get(name.removesuffix(f"-{optimizer}"), []))
+        if optimizer == "sgd" or one is None or base is None:
+            continue
+        lines.append(f"| {name} | {optimizer} | {fmt_seconds(one.median)} | "
+                     f"{one.median / base.median:.2f} |")
+    return lines if len(lines) > 2 else []
+
+
 def workload_table(rows: list[Row]) -> list[str]:
     """Every contender of one workload; speedups against fastmlp on as many threads."""
     head = ["Contender", "threads", "samples timed", "s/epoch median (min–max)", "samples/s",
@@ -208,6 +223,12 @@ def render(run: dict[str, Any]) -> str:
             "s/epoch ÷ fastmlp's. Score: held-out accuracy (or MSE) after the timed rounds.",
             "", "### Summary", ""]
     out += summary_table(workloads)
+    optimizers = optimizer_table(workloads)
+    if optimizers:
+        out += ["", "### Optimizer steps", "",
+                "fastmlp alone, each optimizer with its default settings, against the plain "
+                "SGD workload of the same network, data and batch size in the same run.", ""]
+        out += optimizers
     for name, rows in workloads.items():
         i = rows[0].info
         out += ["", f"### {name}: {i['title']}", "",

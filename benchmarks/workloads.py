@@ -50,6 +50,9 @@ class Workload:
     # fit(epochs=k). For XOR, whose epoch takes microseconds, one call per epoch would time
     # the call rather than the training.
     epochs_per_call: int = 1
+    # fit's optimizer (its default settings). Workloads of another optimizer than "sgd" time
+    # fastmlp alone: they measure what a step of it costs next to the plain SGD workload.
+    optimizer: str = "sgd"
 
     activation = "sigmoid"  # the hidden activation of every workload
 
@@ -113,6 +116,10 @@ WORKLOADS: list[Workload] = [
              **BIKE_NET, dtype=f32, batch_size=1, lr=0.01, subset=2000, rounds=5),
     Workload("bike-b32", "bike sharing 56-20-1, MSE, minibatch 32", "bike",
              **BIKE_NET, dtype=f32, batch_size=32, lr=0.1, rounds=5),
+] + [
+    Workload(f"mnist-f32-b1-{optimizer}", f"MNIST 784-128-64-10, float32, per-sample {optimizer}",
+             "mnist", **MNIST_NET, dtype=f32, batch_size=1, lr=lr, optimizer=optimizer)
+    for optimizer, lr in (("momentum", 0.01), ("nesterov", 0.01), ("adam", 0.001))
 ]
 
 
