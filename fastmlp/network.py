@@ -74,6 +74,12 @@ class Network(BaseNetwork):
         return batch_size == 1 and (optimizer.name == "sgd" or (
             optimizer.name in ("momentum", "nesterov") and l1 == l2 == 0))
 
+    @staticmethod
+    def _threaded(batch_size, threads) -> bool:
+        """Whether batches are split into ``threads`` parts at once (``kernels/parallel.py``);
+        per-sample steps are sequential."""
+        return threads > 1 and batch_size > 1
+
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
                       losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:
         s = self._scalar
@@ -83,7 +89,7 @@ class Network(BaseNetwork):
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
                                      begin, end, lrs, s(l1), s(l2), losses, last_good)
         steps[0] = self._steps
-        if threads > 1 and batch_size > 1:
+        if self._threaded(batch_size, threads):
             result = parallel_batch_epochs(
                 *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
                 threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
@@ -114,7 +120,7 @@ class Network(BaseNetwork):
     def _compute_context(self, plan):
         if self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2):
             return contextlib.nullcontext()
-        if plan.threads > 1 and plan.batch_size > 1:
+        if self._threaded(plan.batch_size, plan.threads):
             context = contextlib.ExitStack()
             context.enter_context(_one_blas_thread())
             context.enter_context(_numba_threads(plan.threads))
