@@ -69,10 +69,11 @@ class Network(BaseNetwork):
     @staticmethod
     def _fused(batch_size, optimizer, l1, l2) -> bool:
         """Whether per-sample steps are fused into the backward pass: SGD, and momentum or
-        Nesterov without a penalty (the first layer's rows of zero inputs brought up to date
-        lazily). Those kernels call no BLAS."""
+        Nesterov with 0 < momentum < 1 and no penalty (see ``kernels/momentum.py``). Those
+        kernels call no BLAS."""
         return batch_size == 1 and (optimizer.name == "sgd" or (
-            optimizer.name in ("momentum", "nesterov") and l1 == l2 == 0))
+            optimizer.name in ("momentum", "nesterov") and 0 < optimizer.momentum < 1
+            and l1 == l2 == 0))
 
     @staticmethod
     def _threaded(batch_size, threads) -> bool:

@@ -134,19 +134,35 @@ def test_bad_optimizer_settings(Impl, settings, error, words):
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("sliced", [False, True], ids=["whole", "sliced"])
+@pytest.mark.parametrize("momentum", [0.9, 0.2])
 def test_lazy_per_sample_momentum_matches_the_eager_reference(optimizer, dtype, tolerance,
-                                                              sliced, monkeypatch):
-    # Mostly-zero inputs: most rows of W_0 are brought up to date lazily (see
-    # kernels/momentum.py); a changing rate and calls ending mid-epoch must not matter.
+                                                              sliced, momentum, monkeypatch):
+    # Mostly-zero inputs: most rows of W_0 step only in their lagged form (see
+    # kernels/momentum.py); a changing rate, calls ending mid-epoch and (with momentum 0.2,
+    # 0.2^26 < FOLD_BELOW) folds within an epoch must not matter.
     import fastmlp.training
+    from fastmlp.kernels.momentum import FOLD_BELOW
     from fastmlp.schedules import Step
     if sliced:
         monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 1e-9)
+    assert (momentum == 0.9) == (momentum ** 30 > FOLD_BELOW)
     X, y = make_data([12, 7, 3], "softmax", None, n=30, zeros=0.85, dtype=dtype)
     nets = [impl([12, 7, 3], activation="relu", dtype=dtype, seed=16)
             for impl in (Network, reference.Network)]
     for net in nets:
-        net.fit(X, y, epochs=3, lr=0.05, optimizer=optimizer, momentum=0.9,
+        net.fit(X, y, epochs=3, lr=0.05, optimizer=optimizer, momentum=momentum,
                 schedule=Step(1, 0.5))
     assert relative_error(nets[0].params, nets[1].params) < tolerance
     assert relative_error(nets[0]._state, nets[1]._state) < tolerance
+
+
+@pytest.mark.parametrize("momentum", [0.0, 1.0])
+def test_per_sample_momentum_outside_the_lagged_range_matches_the_reference(momentum):
+    # The lagged form needs 0 < momentum < 1; other values take the general kernel.
+    X, y = make_data([12, 7, 3], "softmax", None, n=30, zeros=0.85, dtype=np.float64)
+    nets = [impl([12, 7, 3], activation="relu", dtype=np.float64, seed=16)
+            for impl in (Network, reference.Network)]
+    for net in nets:
+        net.fit(X, y, epochs=2, lr=0.01, optimizer="momentum", momentum=momentum)
+    assert relative_error(nets[0].params, nets[1].params) < 1e-10
+    assert relative_error(nets[0]._state, nets[1]._state) < 1e-10

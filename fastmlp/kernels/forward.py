@@ -115,17 +115,20 @@ def forward_sample(net, codes, x, k0, ws, scale0):
     """``forward`` for one sample x ``(n_in,)`` whose k0 nonzero inputs are at
     ``ws.input_index[:k0]`` (see ``nonzeros``), the first layer's weights being scale0 * W_0
     (see ``train.sgd_sample_epochs``). Returns the output pre-activations ``(n_out,)``."""
+    dense_forward_row(x, ws.input_index, k0, net.W[0], net.b[0], layer_row(ws, 0), scale0)
+    return forward_hidden(net, codes, ws)
+
+
+@inline_kernel
+def forward_hidden(net, codes, ws):
+    """The rest of ``forward_sample`` once the first layer's pre-activations are in
+    ``layer_row(ws, 0)``."""
     n_layers = len(net.W)
-    one = x.dtype.type(1.0)
-    a = x
-    for l in range(n_layers):
+    a = layer_row(ws, 0)
+    for l in range(1, n_layers):
+        activate(codes[l - 1], a)
         z = layer_row(ws, l)
-        if l == 0:
-            dense_forward_row(x, ws.input_index, k0, net.W[0], net.b[0], z, scale0)
-        else:
-            k = nonzeros(a, ws.index)
-            dense_forward_row(a, ws.index, k, net.W[l], net.b[l], z, one)
-        if l < n_layers - 1:
-            activate(codes[l], z)
+        k = nonzeros(a, ws.index)
+        dense_forward_row(a, ws.index, k, net.W[l], net.b[l], z, a.dtype.type(1.0))
         a = z
     return a

@@ -1,43 +1,90 @@
-"""Per-sample SGD with momentum or Nesterov momentum, fused into the backward pass, with the
-first layer's rows brought up to date lazily.
+"""Per-sample SGD with momentum or Nesterov momentum (0 < mu < 1, no penalty), fused into
+the backward pass, with the first layer kept in a form that a zero input's row never needs.
 
-A row of W_0 whose input is zero gets no gradient, so a step only decays its velocity and
-moves the row along it: after k such steps v <- mu^k v and W <- W - lr G_k v, where
-G_k = mu + mu^2 + ... + mu^k (Nesterov: W <- W - lr mu G_k v). Each row remembers the step
-it was last brought up to date; a sample first catches up the rows of its nonzero inputs,
-then steps as ``update.momentum_step`` does, touching only those rows of W_0 (every row of
-the other layers). All rows catch up at the end of every epoch and of every call, so between
-calls the parameters and velocities are those of the eager rule, up to rounding. (Adam has no
-such closed form: per sample it updates every parameter.)
+A step without gradient multiplies v by mu and moves W along it, and leaves U = W - c v
+unchanged, where c = lr mu / (1 - mu) (Nesterov: lr mu^2 / (1 - mu)). So W_0 is kept as U
+and its velocity as sigma * S, sigma = mu^t a float64 scalar. A step with gradient g is then
+
+    sigma <- mu sigma;   S += g / sigma;   U -= lr / (1 - mu) g     (momentum and Nesterov)
+
+which changes only the rows of nonzero inputs, and the forward pass reads W = U + c sigma S.
+S is multiplied by sigma whenever sigma gets small (sigma <- 1), and W_0 and its velocity
+are written back at the end of every epoch and call, so between calls the parameters and
+velocities are those of the eager rule (``update.momentum_step``), up to rounding. The
+hidden layers, whose inputs are rarely zero, step eagerly. (Adam has no such form: per
+sample it updates every parameter.)
 """
 import numpy as np
 
 from .activations import backprop_activation
 from .backward import row_dot
 from .buffers import layers
-from .forward import forward_sample, nonzeros
-from .jit import entry_kernel, inline_kernel
+from .forward import forward_hidden, nonzeros
+from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .train import DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step
 from .workspace import layer_row, workspace
 
+# sigma's floor: S = v / sigma stays far from float32's overflow, c sigma from its underflow.
+FOLD_BELOW = 1e-18
+
+
+@kernel
+def lag(W, V, c):
+    """(W, v) -> (U, S) with sigma = 1: W <- W - c V."""
+    cc = W.dtype.type(c)
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            W[i, j] -= cc * V[i, j]
+
+
+@kernel
+def fold(V, sigma):
+    """S <- sigma S; returns the new sigma, 1."""
+    s = V.dtype.type(sigma)
+    for i in range(V.shape[0]):
+        for j in range(V.shape[1]):
+            V[i, j] *= s
+    return 1.0
+
+
+@kernel
+def unlag(W, V, c, sigma):
+    """(U, S) -> (W, v): v = sigma S, W = U + c v."""
+    fold(V, sigma)
+    cc = W.dtype.type(c)
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            W[i, j] += cc * V[i, j]
+
 
 @inline_kernel
-def catch_up(W, V, i, k, lr, mu, nesterov):
-    """Row i of W and of its velocity V after k steps without gradient."""
-    if k == 0:
-        return
-    m = float(mu)
-    decay = m ** k
-    moved = float(k) if m == 1.0 else m * (1.0 - decay) / (1.0 - m)
-    if nesterov:
-        moved *= m
-    step = W.dtype.type(float(lr) * moved)
-    shrink = W.dtype.type(decay)
-    for j in range(W.shape[1]):
-        W[i, j] -= step * V[i, j]
-        V[i, j] *= shrink
+def lagged_forward_row(x, index, k, U, S, c_sigma, b, z):
+    """z = x @ (U + c_sigma S) + b over x's k nonzero inputs ``index[:k]``."""
+    n_out = U.shape[1]
+    for j in range(n_out):
+        z[j] = 0
+    for t in range(k):
+        i = index[t]
+        x_i = x[i]
+        x_c = x_i * c_sigma
+        for j in range(n_out):
+            z[j] += x_i * U[i, j] + x_c * S[i, j]
+    for j in range(n_out):
+        z[j] += b[j]
+
+
+@inline_kernel
+def lagged_step(x, index, k, d, U, S, rate, inv_sigma):
+    """U -= rate g, S += g / sigma for the rows of x's nonzero inputs, g = x_i d."""
+    for t in range(k):
+        i = index[t]
+        u = rate * x[i]
+        s = inv_sigma * x[i]
+        for j in range(U.shape[1]):
+            U[i, j] -= u * d[j]
+            S[i, j] += s * d[j]
 
 
 @inline_kernel
@@ -53,10 +100,11 @@ def momentum_row(a_i, d, W, V, i, lr, mu, nesterov):
 
 
 @inline_kernel
-def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov):
+def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate, inv_sigma):
     """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its momentum step:
-    every row of the hidden layers' W, the rows of x's nonzero inputs of W_0, every bias.
-    net, vel: Layers of the parameters and of the velocities."""
+    the lagged step of the rows of x's nonzero inputs of W_0 (rate = lr / (1 - mu)), every
+    other weight and bias eagerly. net, vel: Layers of the parameters and of the
+    velocities (W_0 and its velocity being U and S)."""
     n_layers = len(net.W)
     d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
@@ -64,9 +112,7 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov):
         n_in, n_out = W.shape
         d = d_cur[:n_out]
         if l == 0:
-            for t in range(k0):
-                i = ws.input_index[t]
-                momentum_row(x[i], d, W, V, i, lr, mu, nesterov)
+            lagged_step(x, ws.input_index, k0, d, W, V, rate, inv_sigma)
         else:
             a = layer_row(ws, l - 1)
             for i in range(n_in):
@@ -80,8 +126,9 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov):
 @entry_kernel
 def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin,
                            end, lrs, mu, nesterov, state, steps, losses, last_good, last_state):
-    """Per-sample momentum (Nesterov if ``nesterov``) without a penalty over ``orders``, as
-    ``train.sgd_sample_epochs``; state[0] holds the velocities (laid out like params)."""
+    """Per-sample momentum (Nesterov if ``nesterov``) with 0 < mu < 1 and no penalty over
+    ``orders``, as ``train.sgd_sample_epochs``; state[0] holds the velocities (laid out like
+    params)."""
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     k, n = orders.shape
@@ -89,29 +136,31 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
     zero = params.dtype.type(0.0)
     net = layers(params, sizes, w_off, b_off)
     vel = layers(state[0], sizes, w_off, b_off)
-    W0, V0 = net.W[0], vel.W[0]
+    U, S = net.W[0], vel.W[0]
     ws = workspace(params, sizes, 1)
-    last = np.zeros(sizes[0], np.int64)  # the step each row of W_0 is up to date with
+    m = float(mu)
     for e in range(k):
         lr = lrs[e]
+        c = float(lr) * (m * m if nesterov else m) / (1.0 - m)
+        rate = params.dtype.type(float(lr) / (1.0 - m))
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
-        last[:] = 0
-        t = 0
+        lag(U, S, c)
+        sigma = 1.0
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
             x = X[i]
-            t += 1
             k0 = nonzeros(x, ws.input_index)
-            for q in range(k0):
-                r = ws.input_index[q]
-                catch_up(W0, V0, r, t - 1 - last[r], lr, mu, nesterov)
-                last[r] = t
-            z = forward_sample(net, codes, x, k0, ws, one)
+            lagged_forward_row(x, ws.input_index, k0, U, S, params.dtype.type(c * sigma),
+                               net.b[0], layer_row(ws, 0))
+            z = forward_hidden(net, codes, ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
-            backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov)
-        for r in range(sizes[0]):
-            catch_up(W0, V0, r, t - last[r], lr, mu, nesterov)
+            sigma *= m
+            backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate,
+                              params.dtype.type(1.0 / sigma))
+            if sigma < FOLD_BELOW:
+                sigma = fold(S, sigma)
+        unlag(U, S, c, sigma)
         status = end_epoch(params, state, steps, sizes, w_off, zero, zero, total, stop, n,
                            losses, e, last_good, last_state)
         if status != GOING_ON:
