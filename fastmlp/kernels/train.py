@@ -5,7 +5,7 @@ from .arrays import copy
 from .backward import backward, backward_sgd
 from .buffers import layers
 from .forward import forward, forward_sample, nonzeros
-from .jit import entry_kernel, kernel
+from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .update import step
@@ -32,7 +32,7 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
     return loss
 
 
-@kernel
+@inline_kernel
 def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begin, end,
                   batch_size, ws, A0, grad, grad_layers, optimizer, state, steps, lr, hyper, l1,
                   l2):
