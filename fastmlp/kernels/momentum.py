@@ -14,7 +14,6 @@ velocities are those of the eager rule (``update.momentum_step``), up to roundin
 hidden layers, whose inputs are rarely zero, step eagerly. (Adam has no such form: per
 sample it updates every parameter.)
 """
-import numpy as np
 
 from .activations import backprop_activation
 from .backward import row_dot
