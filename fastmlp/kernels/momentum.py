@@ -16,10 +16,11 @@ sample it updates every parameter.)
 """
 
 from .activations import backprop_activation
+from .arrays import add_scaled, rescale
 from .backward import row_dot
 from .buffers import layers
 from .forward import forward_hidden, nonzeros
-from .jit import entry_kernel, inline_kernel, kernel
+from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .train import DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step
@@ -27,35 +28,6 @@ from .workspace import layer_row, workspace
 
 # sigma's floor: S = v / sigma stays far from float32's overflow, c sigma from its underflow.
 FOLD_BELOW = 1e-18
-
-
-@kernel
-def lag(W, V, c):
-    """(W, v) -> (U, S) with sigma = 1: W <- W - c V."""
-    cc = W.dtype.type(c)
-    for i in range(W.shape[0]):
-        for j in range(W.shape[1]):
-            W[i, j] -= cc * V[i, j]
-
-
-@kernel
-def fold(V, sigma):
-    """S <- sigma S; returns the new sigma, 1."""
-    s = V.dtype.type(sigma)
-    for i in range(V.shape[0]):
-        for j in range(V.shape[1]):
-            V[i, j] *= s
-    return 1.0
-
-
-@kernel
-def unlag(W, V, c, sigma):
-    """(U, S) -> (W, v): v = sigma S, W = U + c v."""
-    fold(V, sigma)
-    cc = W.dtype.type(c)
-    for i in range(W.shape[0]):
-        for j in range(W.shape[1]):
-            W[i, j] += cc * V[i, j]
 
 
 @inline_kernel
@@ -144,7 +116,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
         rate = params.dtype.type(float(lr) / (1.0 - m))
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
-        lag(U, S, c)
+        add_scaled(S, -c, U)  # (W, v) -> (U, S) with sigma = 1
         sigma = 1.0
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
@@ -158,8 +130,9 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
             backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate,
                               params.dtype.type(1.0 / sigma))
             if sigma < FOLD_BELOW:
-                sigma = fold(S, sigma)
-        unlag(U, S, c, sigma)
+                sigma = rescale(S, sigma)
+        rescale(S, sigma)  # (U, S) -> (W, v): v = sigma S, W = U + c v
+        add_scaled(S, c, U)
         status = end_epoch(params, state, steps, sizes, w_off, zero, zero, total, stop, n,
                            losses, e, last_good, last_state)
         if status != GOING_ON:

@@ -1,7 +1,7 @@
 """SGD loops: one call trains whole epochs, no Python in between."""
 import numpy as np
 
-from .arrays import copy
+from .arrays import copy, rescale
 from .backward import backward, backward_sgd
 from .buffers import layers
 from .forward import forward, forward_sample, nonzeros
@@ -112,16 +112,6 @@ def end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses
 # minibatch training (any optimizer; batch_size 1 for per-sample training with one) are
 # separate kernels, so that each compiles only when used.
 
-@kernel
-def unscale(W, scale):
-    """W <- scale * W (see ``sgd_sample_epochs``); returns the new scale, 1."""
-    s = W.dtype.type(scale)
-    for i in range(W.shape[0]):
-        for j in range(W.shape[1]):
-            W[i, j] *= s
-    return 1.0
-
-
 @entry_kernel
 def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
                       lrs, l1, l2, losses, last_good):
@@ -147,7 +137,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0  # the losses, each taken before its step
         decay = 1.0 - float(lrs[e]) * float(l2)
-        lazy = l1 == 0 and l2 != 0 and decay > 0.5  # (a stronger decay: every step unscales)
+        lazy = l1 == 0 and l2 != 0 and decay > 0.5  # (a stronger decay: every step rescales)
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
             k0 = nonzeros(X[i], ws.input_index)
@@ -158,9 +148,9 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2, lazy,
                          params.dtype.type(scale))
             if scale < 0.5:
-                scale = unscale(net.W[0], scale)
+                scale = rescale(net.W[0], scale)
         if lazy:
-            scale = unscale(net.W[0], scale)
+            scale = rescale(net.W[0], scale)
         status = end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, stop, n,
                            losses, e, last_good, no_state)
         if status != GOING_ON:
