@@ -7,6 +7,7 @@ sample the SGD step is fused into the pass (see ``dense_backward_sgd``).
 import numpy as np
 
 from .activations import backprop_activation
+from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
 from .workspace import delta_block, layer_block, layer_row
 
@@ -111,15 +112,16 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr_w, lr, l1, l2
 def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0):
     """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step.
 
-    x: ``(n_in,)`` the sample, ``ws.input_index[:k0]`` its nonzero inputs; the workspace
-    holds its hidden activations from ``forward_sample``. If ``lazy``, the first layer's
-    weights are scale0 * W_0, scale0 already holding this step's l2 decay, and only the rows
-    of W_0 of nonzero inputs take the gradient (see ``train.sgd_sample_epochs``).
+    net: a Flat of the parameters; x: ``(n_in,)`` the sample, ``ws.input_index[:k0]`` its
+    nonzero inputs; the workspace holds its hidden activations from ``forward_sample``. If
+    ``lazy``, the first layer's weights are scale0 * W_0, scale0 already holding this step's
+    l2 decay, and only the rows of W_0 of nonzero inputs take the gradient (see
+    ``train.sgd_sample_epochs``).
     """
-    n_layers = len(net.W)
+    n_layers = net.sizes.shape[0] - 1
     d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
-        W, b = net.W[l], net.b[l]
+        W, b = layer_weight(net, l), layer_bias(net, l)
         n_in, n_out = W.shape
         if l == 0 and lazy:
             zero = W.dtype.type(0.0)

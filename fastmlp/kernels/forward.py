@@ -6,6 +6,7 @@ One sample goes row by row, skipping zero inputs in every layer.
 """
 import numpy as np
 from .activations import activate
+from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
 from .workspace import layer_block, layer_row
 
@@ -114,8 +115,10 @@ def forward(net, codes, A0, ws):
 def forward_sample(net, codes, x, k0, ws, scale0):
     """``forward`` for one sample x ``(n_in,)`` whose k0 nonzero inputs are at
     ``ws.input_index[:k0]`` (see ``nonzeros``), the first layer's weights being scale0 * W_0
-    (see ``train.sgd_sample_epochs``). Returns the output pre-activations ``(n_out,)``."""
-    dense_forward_row(x, ws.input_index, k0, net.W[0], net.b[0], layer_row(ws, 0), scale0)
+    (see ``train.sgd_sample_epochs``). net: a Flat of the parameters. Returns the output
+    pre-activations ``(n_out,)``."""
+    dense_forward_row(x, ws.input_index, k0, layer_weight(net, 0), layer_bias(net, 0),
+                      layer_row(ws, 0), scale0)
     return forward_hidden(net, codes, ws)
 
 
@@ -123,12 +126,13 @@ def forward_sample(net, codes, x, k0, ws, scale0):
 def forward_hidden(net, codes, ws):
     """The rest of ``forward_sample`` once the first layer's pre-activations are in
     ``layer_row(ws, 0)``."""
-    n_layers = len(net.W)
+    n_layers = net.sizes.shape[0] - 1
     a = layer_row(ws, 0)
     for l in range(1, n_layers):
         activate(codes[l - 1], a)
         z = layer_row(ws, l)
         k = nonzeros(a, ws.index)
-        dense_forward_row(a, ws.index, k, net.W[l], net.b[l], z, a.dtype.type(1.0))
+        dense_forward_row(a, ws.index, k, layer_weight(net, l), layer_bias(net, l), z,
+                          a.dtype.type(1.0))
         a = z
     return a

@@ -18,13 +18,14 @@ sample it updates every parameter.)
 from .activations import backprop_activation
 from .arrays import add_scaled, rescale
 from .backward import row_dot
-from .buffers import layers
+from .borrow import borrowed
+from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_hidden, nonzeros
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .train import DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step
-from .workspace import layer_row, workspace
+from .workspace import borrowed_workspace, layer_row, workspace
 
 # sigma's floor: S = v / sigma stays far from float32's overflow, c sigma from its underflow.
 FOLD_BELOW = 1e-18
@@ -74,12 +75,12 @@ def momentum_row(a_i, d, W, V, i, lr, mu, nesterov):
 def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate, inv_sigma):
     """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its momentum step:
     the lagged step of the rows of x's nonzero inputs of W_0 (rate = lr / (1 - mu)), every
-    other weight and bias eagerly. net, vel: Layers of the parameters and of the
-    velocities (W_0 and its velocity being U and S)."""
-    n_layers = len(net.W)
+    other weight and bias eagerly. net, vel: Flats of the parameters and of the velocities
+    (W_0 and its velocity being U and S)."""
+    n_layers = net.sizes.shape[0] - 1
     d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
-        W, V = net.W[l], vel.W[l]
+        W, V = layer_weight(net, l), layer_weight(vel, l)
         n_in, n_out = W.shape
         d = d_cur[:n_out]
         if l == 0:
@@ -90,7 +91,7 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate, inv_si
                 d_next[i] = row_dot(W, i, d)  # with W before its step
                 momentum_row(a[i], d, W, V, i, lr, mu, nesterov)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
-        momentum_step(net.b[l], d, vel.b[l], lr, mu, nesterov)
+        momentum_step(layer_bias(net, l), d, layer_bias(vel, l), lr, mu, nesterov)
         d_cur, d_next = d_next, d_cur
 
 
@@ -105,12 +106,15 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
     k, n = orders.shape
     one = params.dtype.type(1.0)
     zero = params.dtype.type(0.0)
-    net = layers(params, sizes, w_off, b_off)
-    vel = layers(state[0], sizes, w_off, b_off)
-    U, S = net.W[0], vel.W[0]
-    ws = workspace(params, sizes, 1)
+    # The per-sample loop takes borrowed views only (see ``borrow``).
+    net = borrowed_flat(params, sizes, w_off, b_off)
+    vel = borrowed_flat(state[0], sizes, w_off, b_off)
+    U, S, b0 = layer_weight(net, 0), layer_weight(vel, 0), layer_bias(net, 0)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
+    owner = workspace(params, sizes, 1)
     m = float(mu)
     for e in range(k):
+        ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)
         lr = lrs[e]
         c = float(lr) * (m * m if nesterov else m) / (1.0 - m)
         rate = params.dtype.type(float(lr) / (1.0 - m))
@@ -123,7 +127,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
             x = X[i]
             k0 = nonzeros(x, ws.input_index)
             lagged_forward_row(x, ws.input_index, k0, U, S, params.dtype.type(c * sigma),
-                               net.b[0], layer_row(ws, 0))
+                               b0, layer_row(ws, 0))
             z = forward_hidden(net, codes, ws)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             sigma *= m

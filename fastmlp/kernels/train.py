@@ -3,13 +3,14 @@ import numpy as np
 
 from .arrays import copy, rescale
 from .backward import backward, backward_sgd
-from .buffers import layers
+from .borrow import borrowed
+from .buffers import borrowed_flat, layer_weight, layers
 from .forward import forward, forward_sample, nonzeros
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .update import step
-from .workspace import delta_block, workspace
+from .workspace import borrowed_workspace, delta_block, workspace
 
 
 @kernel
@@ -130,10 +131,14 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     n_out = sizes[n_layers]
     k, n = orders.shape
     one = params.dtype.type(1.0)
-    net = layers(params, sizes, w_off, b_off)
-    ws = workspace(params, sizes, 1)
+    # The per-sample loop takes borrowed views only (see ``borrow``).
+    net = borrowed_flat(params, sizes, w_off, b_off)
+    W0 = layer_weight(net, 0)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
+    owner = workspace(params, sizes, 1)
     scale = 1.0  # float64: it multiplies up tens of thousands of decays
     for e in range(k):
+        ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0  # the losses, each taken before its step
         decay = 1.0 - float(lrs[e]) * float(l2)
@@ -148,9 +153,9 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2, lazy,
                          params.dtype.type(scale))
             if scale < 0.5:
-                scale = rescale(net.W[0], scale)
+                scale = rescale(W0, scale)
         if lazy:
-            scale = rescale(net.W[0], scale)
+            scale = rescale(W0, scale)
         status = end_epoch(params, no_state, steps, sizes, w_off, l1, l2, total, stop, n,
                            losses, e, last_good, no_state)
         if status != GOING_ON:

@@ -3,6 +3,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .borrow import borrowed
 from .jit import kernel, inline_kernel
 
 # work: every layer's output block of ``capacity`` rows, one after another; layer l's block
@@ -45,6 +46,14 @@ def workspace_part(stacked, p):
 def workspace(params, sizes, capacity):
     """A Workspace for blocks of up to ``capacity`` rows."""
     return workspace_part(workspaces(params, sizes, capacity, 1), 0)
+
+
+@inline_kernel
+def borrowed_workspace(ws):
+    """ws's buffers as borrowed views (see ``borrow``): ws must outlive them."""
+    return Workspace(borrowed(ws.work), borrowed(ws.offsets), borrowed(ws.widths),
+                     borrowed(ws.d_a), borrowed(ws.d_b), borrowed(ws.index), borrowed(ws.ptr),
+                     borrowed(ws.input_index))
 
 
 @kernel
