@@ -5,7 +5,7 @@ kernel, a list of views passed on) takes a reference to the memory it views: an 
 increment when made and an atomic decrement when dropped, which LLVM may not remove when a
 loop or another view's decrement lies between. Per-sample SGD on digits 64-32-10 made 49
 such pairs per sample, a sixth of its time and more when the other core is busy; XOR's step
-took 1.7x longer with them. A view of a borrowed array holds no reference, so making and
+took 2.2x as long with them. A view of a borrowed array holds no reference, so making and
 passing it costs no atomic operation.
 
 The rule: borrow only arrays that outlive every view made of them, a kernel's arguments (the
