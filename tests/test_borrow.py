@@ -66,27 +66,32 @@ import numpy as np
 from fastmlp import Network
 libc = ctypes.CDLL(None)
 rng = np.random.default_rng(0)
-X = rng.random((30, 6)).astype(np.float32)
+X = rng.random((160, 6)).astype(np.float32)
 X[X < 0.4] = 0
-y = rng.integers(0, 3, 30)
+y = rng.integers(0, 3, 160)
 net = Network([6, 5, 4, 3], seed=0)
-for optimizer in ("sgd", "momentum"):
+
+def fit(label, n, **kwargs):
     libc.fflush(None)
-    print(f"=== compiling {optimizer}", flush=True)
-    net.fit(X[:2], y[:2], optimizer=optimizer)
-    for n in (10, 30):
-        libc.fflush(None)
-        print(f"=== {optimizer} {n}", flush=True)
-        net.fit(X[:n], y[:n], optimizer=optimizer)
-        libc.fflush(None)
+    print(f"=== {label}", flush=True)
+    net.fit(X[:n], y[:n], **kwargs)
+    libc.fflush(None)
+
+for optimizer in ("sgd", "momentum"):
+    fit(f"compiling {optimizer}", 2, optimizer=optimizer)
+    fit(f"{optimizer} 10", 10, optimizer=optimizer)
+    fit(f"{optimizer} 30", 30, optimizer=optimizer)
+fit("compiling batches", 8, batch_size=4)
+fit("10 batches of 4", 40, batch_size=4)
+fit("10 batches of 16", 160, batch_size=16)
 print("=== end", flush=True)
 """
 
 
-def test_per_sample_training_counts_no_references(tmp_path):
-    """With NUMBA_DEBUG_NRT, the runtime prints every reference count it changes. A fit of
-    30 samples must print as many as one of 10: none per sample (each costs an atomic
-    operation, which slowed XOR's step 2.2x)."""
+def test_training_counts_no_references_per_sample(tmp_path):
+    """With NUMBA_DEBUG_NRT, the runtime prints every reference count it changes (each an
+    atomic operation, which slowed XOR's step 2.2x). Per sample: a fit of 30 samples must
+    print as many as one of 10. In minibatches: 10 batches of 16 as many as 10 of 4."""
     package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
     env = {**os.environ, "NUMBA_DEBUG_NRT": "1", "NUMBA_CACHE_DIR": str(tmp_path),
            "PYTHONPATH": package_parent}
@@ -102,3 +107,5 @@ def test_per_sample_training_counts_no_references(tmp_path):
     for optimizer in ("sgd", "momentum"):
         assert counts.get(f"{optimizer} 10", 0) > 0  # the fit's own, once per call
         assert counts.get(f"{optimizer} 30") == counts.get(f"{optimizer} 10"), counts
+    assert counts.get("10 batches of 4", 0) > 0
+    assert counts.get("10 batches of 16") == counts.get("10 batches of 4"), counts

@@ -172,12 +172,16 @@ def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, be
     steps[1] and last_state the last good epoch's)."""
     k, n = orders.shape
     capacity = min(batch_size, n)
-    net = layers(params, sizes, w_off, b_off)
-    ws = workspace(params, sizes, capacity)
-    A0 = np.empty((capacity, sizes[0]), params.dtype)
-    grad = np.empty_like(params)
+    # Each batch's rows are views: borrowed ones (see ``borrow``) cost no atomic operations.
+    net = layers(borrowed(params), sizes, w_off, b_off)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
+    owners = (workspace(params, sizes, capacity), np.empty((capacity, sizes[0]), params.dtype),
+              np.empty_like(params))
+    grad = borrowed(owners[2])
     grad_layers = layers(grad, sizes, w_off, b_off)
     for e in range(k):
+        # (owners, used on every pass, outlive the views borrowed from them)
+        ws, A0 = borrowed_workspace(owners[0]), borrowed(owners[1])
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
         total += epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, orders[e],
