@@ -7,6 +7,7 @@ One sample goes row by row, skipping zero inputs in every layer.
 import numpy as np
 from .activations import activate
 from .buffers import layer_bias, layer_weight
+from .compact import compact_vector, position_table
 from .jit import kernel, inline_kernel
 from .workspace import layer_block, layer_row
 
@@ -18,10 +19,18 @@ SPARSE_BELOW = 0.3
 def nonzeros(a, index):
     """index[:k] <- the positions of a's nonzero entries, in order; returns k.
 
-    Branch-free: a test per input would mispredict on image pixels more often than not.
+    A vector of entries at a time (see ``compact``), the last few one by one, branch-free: a
+    test per entry would mispredict on image pixels more often than not.
     """
+    table = position_table(a)
+    n_lanes = table.shape[1]
+    n = a.shape[0]
     k = 0
-    for i in range(a.shape[0]):
+    i = 0
+    while i + n_lanes <= n:
+        k += compact_vector(a, i, index, k, table)
+        i += n_lanes
+    for i in range(i, n):
         index[k] = i
         k += a[i] != 0
     return k
