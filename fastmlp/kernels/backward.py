@@ -21,11 +21,23 @@ def sparse_weight_gradient(A, ptr, index, D, dW):
         for j in range(n_out):
             dW[i, j] = 0
     for s in range(A.shape[0]):
-        for t in range(ptr[s], ptr[s + 1]):
-            i = index[t]
-            a_si = A[s, i]
+        a, d = A[s], D[s]
+        # Four inputs per pass over D[s]: a quarter of its loads, and of the loops' set-up.
+        t, end = ptr[s], ptr[s + 1]
+        while t + 4 <= end:
+            i0, i1, i2, i3 = index[t], index[t + 1], index[t + 2], index[t + 3]
+            a0, a1, a2, a3 = a[i0], a[i1], a[i2], a[i3]
             for j in range(n_out):
-                dW[i, j] += a_si * D[s, j]
+                dW[i0, j] += a0 * d[j]
+                dW[i1, j] += a1 * d[j]
+                dW[i2, j] += a2 * d[j]
+                dW[i3, j] += a3 * d[j]
+            t += 4
+        for t in range(t, end):
+            i = index[t]
+            a_i = a[i]
+            for j in range(n_out):
+                dW[i, j] += a_i * d[j]
 
 
 @kernel
