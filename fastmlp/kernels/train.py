@@ -178,9 +178,10 @@ def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, be
     owners = (workspace(params, sizes, capacity), np.empty((capacity, sizes[0]), params.dtype),
               np.empty_like(params))
     grad = borrowed(owners[2])
-    grad_layers = layers(grad, sizes, w_off, b_off)
+    grad_layers = layers(grad, sizes, w_off, b_off)  # (once: its lists are allocated)
     for e in range(k):
-        # (owners, used on every pass, outlive the views borrowed from them)
+        # The owners tuple, used on every pass, keeps all three buffers alive under their
+        # borrowed views, grad's included.
         ws, A0 = borrowed_workspace(owners[0]), borrowed(owners[1])
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
