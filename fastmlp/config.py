@@ -8,6 +8,7 @@ import numpy as np
 
 from .kernels.activations import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
 from .kernels.loss import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE
+from . import pages
 from .layout import Layout
 
 HIDDEN = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
@@ -118,7 +119,7 @@ def initial_params(layout: Layout, init: str, dtype: np.dtype, rng: np.random.Ge
     xavier: U(-r, r), r = sqrt(6 / (n_in + n_out)); he: N(0, 2 / n_in);
     uniform: U(-1, 1); normal: N(0, 1 / n_in).
     """
-    params = np.zeros(layout.size, dtype)
+    params = pages.zeros(layout.size, dtype)
     for W in layout.weights(params):
         n_in, n_out = W.shape
         if init == "xavier":

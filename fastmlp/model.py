@@ -11,7 +11,7 @@ import contextlib
 
 import numpy as np
 
-from . import persist
+from . import pages, persist
 from .checks import as_features, as_targets, positive_int, real
 from .config import Config, initial_params
 from .layout import Layout
@@ -45,6 +45,7 @@ class BaseNetwork:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._params, self._state = pages.copy(self._params), pages.copy(self._state)
         self.weights = self.layout.weights(self._params)
         self.biases = self.layout.biases(self._params)
 
@@ -284,7 +285,7 @@ class BaseNetwork:
                     params.dtype:
                 raise ValueError(f"its optimizer state ({optimizer!r}, {buffers.dtype}"
                                  f"{buffers.shape}) does not fit its parameters")
-            net._optimizer, net._state = optimizer, buffers
+            net._optimizer, net._state = optimizer, pages.copy(buffers)
             net._steps = positive_int(state.get("optimizer_steps", 0), "optimizer_steps", 0)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{str(path)!r} is not a valid fastmlp model: {e}") from e
@@ -332,7 +333,7 @@ class BaseNetwork:
         """Fresh state if ``optimizer`` is not the one whose state the network holds."""
         if optimizer.name != self._optimizer:
             self._optimizer = optimizer.name
-            self._state = np.zeros((optimizer.state_rows, self.layout.size), self.dtype)
+            self._state = pages.zeros((optimizer.state_rows, self.layout.size), self.dtype)
             self._steps = 0
 
     def _outputs(self, X) -> np.ndarray:

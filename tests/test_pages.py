@@ -1,0 +1,60 @@
+"""Large flat buffers start on a 2 MB boundary, asked for as huge pages (fastmlp/pages.py)."""
+import mmap
+import pickle
+
+import numpy as np
+import pytest
+
+from fastmlp import Network, pages
+
+on_huge_pages = pytest.mark.skipif(not hasattr(mmap, "MADV_HUGEPAGE"),
+                                   reason="no madvise(MADV_HUGEPAGE) on this system")
+
+
+def _on_boundary(a):
+    return a.ctypes.data % pages.HUGE_PAGE == 0
+
+
+@pytest.mark.parametrize("shape, dtype", [(1, np.float32), (40_000, np.float32),
+                                          ((3, 50_000), np.float64), ((0, 70_000), np.float64),
+                                          (600_000, np.float32)])
+def test_zeros_is_np_zeros(shape, dtype):
+    a = pages.zeros(shape, dtype)
+    expected = np.zeros(shape, dtype)
+    assert a.shape == expected.shape and a.dtype == expected.dtype
+    assert a.flags.c_contiguous and a.flags.writeable
+    assert np.array_equal(a, expected)
+    a[...] = 7  # every byte of it is usable
+    assert (a == 7).all()
+
+
+@on_huge_pages
+def test_only_large_buffers_are_placed_on_a_boundary():
+    assert _on_boundary(pages.zeros(pages.MIN_BYTES // 4, np.float32))
+    assert _on_boundary(pages.zeros(3 * pages.HUGE_PAGE // 8 + 5, np.float64))  # > one page
+    small = pages.zeros(pages.MIN_BYTES // 4 - 1, np.float32)
+    assert small.base is None  # a plain NumPy array
+
+
+def test_copy():
+    a = np.arange(50_000, dtype=np.float64).reshape(2, -1)
+    b = pages.copy(a)
+    assert np.array_equal(a, b) and not np.shares_memory(a, b)
+
+
+@on_huge_pages
+def test_a_networks_buffers_stay_on_a_boundary(tmp_path):
+    net = Network([784, 64, 10], seed=0)  # 50,890 float32 parameters: ~200 KB
+    assert _on_boundary(net.params)
+    X = np.random.default_rng(0).random((20, 784), np.float32)
+    y = np.arange(20) % 10
+    net.fit(X, y, epochs=1, batch_size=4, optimizer="momentum")
+    assert _on_boundary(net._state)
+    twin = pickle.loads(pickle.dumps(net))
+    assert _on_boundary(twin.params) and _on_boundary(twin._state)
+    assert np.shares_memory(twin.weights[0], twin.params)
+    assert np.array_equal(twin.params, net.params) and np.array_equal(twin._state, net._state)
+    net.save(tmp_path / "m.npz")
+    loaded = Network.load(tmp_path / "m.npz")
+    assert _on_boundary(loaded.params) and _on_boundary(loaded._state)
+    assert np.array_equal(loaded._state, net._state)
