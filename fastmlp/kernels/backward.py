@@ -49,9 +49,36 @@ def column_sums(D, out):
 
 
 @kernel
-def backward(net, codes, A0, sparse, ws, d_out, grad):
+def sparse_sgd_step(A, ptr, index, D, W, lr):
+    """W -= lr * A^T D over A's nonzeros, sample by sample: the SGD step of a first layer
+    whose gradient is not needed whole, without a gradient buffer to zero, fill and read
+    (W and dW together overflow L2 on MNIST)."""
+    n_out = W.shape[1]
+    for s in range(A.shape[0]):
+        a, d = A[s], D[s]
+        t, end = ptr[s], ptr[s + 1]
+        while t + 4 <= end:
+            i0, i1, i2, i3 = index[t], index[t + 1], index[t + 2], index[t + 3]
+            c0, c1, c2, c3 = lr * a[i0], lr * a[i1], lr * a[i2], lr * a[i3]
+            for j in range(n_out):
+                W[i0, j] -= c0 * d[j]
+                W[i1, j] -= c1 * d[j]
+                W[i2, j] -= c2 * d[j]
+                W[i3, j] -= c3 * d[j]
+            t += 4
+        for t in range(t, end):
+            i = index[t]
+            c = lr * a[i]
+            for j in range(n_out):
+                W[i, j] -= c * d[j]
+
+
+@kernel
+def backward(net, codes, A0, sparse, ws, d_out, grad, lr0):
     """grad (Layers of the gradient buffer) <- the gradient of ``net`` whose output deltas are
-    ``d_out`` ``(rows, n_out)``.
+    ``d_out`` ``(rows, n_out)``; except that if lr0 > 0 and the input is sparse, W_0 takes
+    its SGD step at rate lr0 instead (``sparse_sgd_step``) and grad.W[0] is left as it was.
+    Returns whether W_0 stepped.
 
     A0: ``(rows, n_in)`` the inputs; the workspace holds every hidden layer's activations from
     ``forward`` (and A0's nonzero positions if ``sparse``). d_out must be ``ws.d_a``'s start;
@@ -64,7 +91,10 @@ def backward(net, codes, A0, sparse, ws, d_out, grad):
     for l in range(n_layers - 1, -1, -1):
         W, dW = net.W[l], grad.W[l]
         A = A0 if l == 0 else layer_block(ws, l - 1, rows)
-        if l == 0 and sparse:
+        if l == 0 and sparse and lr0 > 0:
+            # (Last: nothing after it reads W_0.)
+            sparse_sgd_step(A, ws.ptr, ws.input_index, D, W, lr0)
+        elif l == 0 and sparse:
             sparse_weight_gradient(A, ws.ptr, ws.input_index, D, dW)
         else:
             np.dot(A.T, D, dW)
@@ -76,6 +106,7 @@ def backward(net, codes, A0, sparse, ws, d_out, grad):
                 backprop_activation(codes[l - 1], A[s], D_prev[s])
             in_a = not in_a
             D = D_prev
+    return sparse and lr0 > 0
 
 
 @inline_kernel

@@ -46,8 +46,9 @@ def loss_and_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, grad,
         rows = min(CHUNK, n - start)
         A0 = X[start:start + rows]
         if want_grad:
-            total += batch_gradient(net, codes, loss_code, A0, T, rows_index[start:start + rows],
-                                    scale, ws, chunk_layers)
+            loss, _ = batch_gradient(net, codes, loss_code, A0, T, rows_index[start:start + rows],
+                                     scale, ws, chunk_layers, params.dtype.type(0.0))
+            total += loss
             add(chunk_grad, grad)
         else:
             Z, _ = forward(net, codes, A0, ws)

@@ -33,9 +33,9 @@ def part_gradients(net, codes, loss_code, X, T, batch, scale, stacked, A0s, grad
             A0 = A0s[p]
             for s in range(end - begin):
                 copy(X[batch[begin + s]], A0[s])
-            losses[p] = batch_gradient(net, codes, loss_code, A0[:end - begin], T,
-                                       batch[begin:end], scale, workspace_part(stacked, p),
-                                       grad_layers[p])
+            losses[p], _ = batch_gradient(net, codes, loss_code, A0[:end - begin], T,
+                                          batch[begin:end], scale, workspace_part(stacked, p),
+                                          grad_layers[p], grads.dtype.type(0.0))
         else:
             losses[p] = 0.0
             grads[p][:] = 0

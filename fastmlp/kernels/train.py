@@ -9,13 +9,14 @@ from .forward import forward, forward_sample, nonzeros
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
-from .update import step
+from .update import SGD, sgd, step
 from .workspace import borrowed_workspace, delta_block, workspace
 
 
 @kernel
-def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
-    """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss.
+def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, lr0):
+    """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss
+    and whether W_0 took its SGD step at rate lr0 instead (see ``backward``; lr0 0: never).
 
     net, grad: Layers of the parameters and of the gradient buffer.
     A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
@@ -29,8 +30,8 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad):
     loss = 0.0
     for s in range(rows):
         loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]], D[s], scale)
-    backward(net, codes, A0, sparse, ws, D, grad)
-    return loss
+    stepped = backward(net, codes, A0, sparse, ws, D, grad, lr0)
+    return loss, stepped
 
 
 @inline_kernel
@@ -45,16 +46,23 @@ def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begi
     the per-sample losses, each taken before its step.
     """
     one = params.dtype.type(1.0)
+    # Plain SGD without a penalty: W_0 steps in the backward pass (when the batch is sparse).
+    lr0 = lr if optimizer == SGD and l1 == 0 and l2 == 0 else params.dtype.type(0.0)
+    n_w0 = sizes[0] * sizes[1]  # (W_0 comes first in the buffer)
     total = 0.0
     for start in range(begin, end, batch_size):
         rows = min(batch_size, end - start)
         batch = order[start:start + rows]
         for s in range(rows):
             copy(X[batch[s]], A0[s])
-        total += batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
-                                one / params.dtype.type(rows), ws, grad_layers)
-        add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
-        step(optimizer, params, grad, state, steps, lr, hyper)
+        loss, stepped = batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
+                                       one / params.dtype.type(rows), ws, grad_layers, lr0)
+        total += loss
+        if stepped:
+            sgd(params[n_w0:], grad[n_w0:], lr)
+        else:
+            add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
+            step(optimizer, params, grad, state, steps, lr, hyper)
     return total
 
 
