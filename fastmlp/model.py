@@ -340,6 +340,10 @@ class BaseNetwork:
         """Output activations ``(n, n_out)``."""
         raise NotImplementedError
 
+    def _grain(self, plan) -> int:
+        """A call that trains part of an epoch ends at a multiple of this many samples."""
+        return plan.batch_size
+
     def _visit_seconds(self, plan) -> float:
         """A generous guess of what one sample visit costs in training as ``plan`` says:
         about 10 ns per parameter (kernels are faster: see ``fastmlp.Network``)."""

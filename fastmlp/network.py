@@ -13,6 +13,9 @@ from .kernels.parallel import parallel_batch_epochs
 from .kernels.train import batch_epochs, sgd_sample_epochs
 from .model import BaseNetwork
 
+# Fused per-sample training writes its lagged first layer back every this many samples.
+FOLD_EVERY = 1024
+
 
 @functools.cache
 def _blas_threads():
@@ -88,7 +91,8 @@ class Network(BaseNetwork):
         fused = self._fused(batch_size, optimizer, l1, l2)
         if fused and optimizer.name == "sgd":
             return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
-                                     begin, end, lrs, s(l1), s(l2), losses, last_good)
+                                     begin, end, lrs, s(l1), s(l2), FOLD_EVERY, losses,
+                                     last_good)
         steps[0] = self._steps
         if self._threaded(batch_size, threads):
             result = parallel_batch_epochs(
@@ -98,8 +102,8 @@ class Network(BaseNetwork):
         elif fused:
             result = momentum_sample_epochs(
                 *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
-                s(optimizer.momentum), optimizer.name == "nesterov", self._state, steps, losses,
-                last_good, last_state)
+                s(optimizer.momentum), optimizer.name == "nesterov", FOLD_EVERY, self._state,
+                steps, losses, last_good, last_state)
         else:
             result = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
                                   begin, end, batch_size, lrs, s(l1), s(l2), optimizer.code,
@@ -107,6 +111,16 @@ class Network(BaseNetwork):
                                   last_good, last_state)
         self._steps = int(steps[0])
         return result
+
+    def _grain(self, plan) -> int:
+        # Per-sample SGD with an l2-only penalty, and fused momentum, keep the first layer in
+        # a lagged form, written back at the multiples of FOLD_EVERY (kernels/train.py,
+        # kernels/momentum.py): a call ending there, and only there, leaves the results as
+        # one long call would.
+        lagged = plan.optimizer.name != "sgd" or (plan.l1 == 0 and plan.l2 != 0)
+        if self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2) and lagged:
+            return FOLD_EVERY
+        return plan.batch_size
 
     def _visit_seconds(self, plan) -> float:
         # Twice what this project's machine takes, per parameter: a fused per-sample step

@@ -99,6 +99,7 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
     # Sample visits per kernel call: first from a generous guess of their cost, then what the
     # last call's time says fills half of CALL_SECONDS.
     budget = CALL_SECONDS / 4 / net._visit_seconds(plan)
+    grain = net._grain(plan)
     # The last good epoch's parameters and optimizer state (steps: [now, last good]).
     last_good, last_state = net._params.copy(), net._state.copy()
     steps = np.array([net._steps, net._steps])
@@ -117,10 +118,11 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
                     k = min(k, plan.checkpoint_every - done % plan.checkpoint_every)
                 lrs = plan.schedule.rates(plan.lr, net.epochs_trained, k)
                 orders = net._orders(k, n, plan.shuffle)
-            # An epoch longer than a call is trained in slices of whole batches.
+            # An epoch longer than a call is trained in slices of whole batches (of whole
+            # grains, which a kernel may need for the same bits whatever the slices).
             end = n
             if k == 1 and budget < n - position:
-                end = min(n, position + max(1, int(budget) // batch_size) * batch_size)
+                end = min(n, position + max(1, int(budget) // grain) * grain)
             losses = np.empty(k)
             losses[0] = partial
             start = time.perf_counter()

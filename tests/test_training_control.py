@@ -229,8 +229,37 @@ def test_epochs_in_slices_change_nothing(Impl, batch_size, optimizer, threads, t
     assert history["loss"] == expected["loss"] and history["val_loss"] == expected["val_loss"]
 
 
+@pytest.mark.parametrize("optimizer, l2", [("sgd", 0.05), ("momentum", 0.0),
+                                          ("nesterov", 0.0)])
+def test_lagged_per_sample_steps_in_slices_change_nothing(optimizer, l2, tiny_calls,
+                                                          monkeypatch):
+    """Per-sample SGD with an l2-only penalty and momentum without one keep the first layer
+    in a lagged form that a call's end writes back, rounding it; so calls end only where the
+    kernel writes it back anyway, at multiples of FOLD_EVERY, and the bits never depend on
+    how long the calls took."""
+    import fastmlp.network
+    import fastmlp.training
+    monkeypatch.setattr(fastmlp.network, "FOLD_EVERY", 4)
+    X, y = data(n=22)
+    X[X < 0.3] = 0  # (zero inputs: the rows the lagged form leaves alone)
+    settings = dict(epochs=3, batch_size=1, lr=0.1, l2=l2, optimizer=optimizer)
+    sliced = Network(SIZES, dtype=np.float64, seed=9)
+    begins = spy_on_calls(sliced)
+    sliced.fit(X, y, **settings)
+    assert sorted(set(begins)) == list(range(0, 22, 4))  # a call per 4 samples
+    monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 10.0)
+    whole = Network(SIZES, dtype=np.float64, seed=9)
+    begins = spy_on_calls(whole)
+    whole.fit(X, y, **settings)
+    assert begins == [0]
+    assert np.array_equal(sliced.params, whole.params)
+    assert np.array_equal(sliced._state, whole._state)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
-def test_ctrl_c_within_an_epoch_goes_back_to_its_start(optimizer, tiny_calls):
+def test_ctrl_c_within_an_epoch_goes_back_to_its_start(optimizer, tiny_calls, monkeypatch):
+    import fastmlp.network
+    monkeypatch.setattr(fastmlp.network, "FOLD_EVERY", 1)  # (momentum: calls of one sample)
     X, y = data(n=40)
     net = Network(SIZES, dtype=np.float64, seed=10)
     net.fit(X, y, epochs=2, optimizer=optimizer)

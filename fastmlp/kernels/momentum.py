@@ -10,7 +10,10 @@ and its velocity as sigma * S, sigma = mu^t a float64 scalar. A step with gradie
 which changes only the rows of nonzero inputs, and the forward pass reads W = U + c sigma S.
 S is multiplied by sigma whenever sigma gets small (sigma <- 1), and W_0 and its velocity
 are written back at the end of every epoch and call, so between calls the parameters and
-velocities are those of the eager rule (``update.momentum_step``), up to rounding. The
+velocities are those of the eager rule (``update.momentum_step``), up to rounding. They are
+also written back, and taken up again, after every position of the epoch that is a multiple
+of ``fold_every``: a call that ends there does the same, so the results do not depend on how
+an epoch is split into calls. The
 hidden layers, whose inputs are rarely zero, step eagerly. (Adam has no such form: per
 sample it updates every parameter.)
 """
@@ -23,7 +26,8 @@ from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_hidden, nonzeros
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
-from .train import DIVERGED, GOING_ON, end_epoch
+from .prefetch import prefetch_sample
+from .train import AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step
 from .workspace import borrowed_workspace, layer_row, workspace
 
@@ -97,7 +101,8 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate, inv_si
 
 @entry_kernel
 def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin,
-                           end, lrs, mu, nesterov, state, steps, losses, last_good, last_state):
+                           end, lrs, mu, nesterov, fold_every, state, steps, losses, last_good,
+                           last_state):
     """Per-sample momentum (Nesterov if ``nesterov``) with 0 < mu < 1 and no penalty over
     ``orders``, as ``train.sgd_sample_epochs``; state[0] holds the velocities (laid out like
     params)."""
@@ -124,6 +129,8 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
         sigma = 1.0
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
+            if position + AHEAD_SAMPLE < stop:
+                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
             x = X[i]
             k0 = nonzeros(x, ws.input_index)
             lagged_forward_row(x, ws.input_index, k0, U, S, params.dtype.type(c * sigma),
@@ -135,6 +142,12 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
                               params.dtype.type(1.0 / sigma))
             if sigma < FOLD_BELOW:
                 sigma = rescale(S, sigma)
+            if (position + 1) % fold_every == 0 and position + 1 < stop:
+                # As at a call's end and the next call's start: (U, S) -> (W, v) -> (U, S).
+                rescale(S, sigma)
+                add_scaled(S, c, U)
+                add_scaled(S, -c, U)
+                sigma = 1.0
         rescale(S, sigma)  # (U, S) -> (W, v): v = sigma S, W = U + c v
         add_scaled(S, c, U)
         status = end_epoch(params, state, steps, sizes, w_off, zero, zero, total, stop, n,
