@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 from importlib import metadata
 from typing import Any
 
@@ -20,6 +21,31 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def llvm_cpu() -> str | None:
+    """The CPU as LLVM, and so Numba's code, targets it (``znver4``, ``skylake-avx512``): a
+    virtual machine's model name often hides the generation."""
+    try:
+        import llvmlite.binding as llvm
+
+        return llvm.get_host_cpu_name()
+    except Exception:  # (an llvmlite without it: the report says nothing)
+        return None
+
+
+def caches() -> str | None:
+    """Per-core data cache sizes from sysfs (Linux), e.g. ``L1d 32K, L2 1024K, L3 32768K``."""
+    found = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = ((index / name).read_text().strip()
+                                 for name in ("level", "type", "size"))
+        except OSError:
+            continue
+        if kind != "Instruction":
+            found.append(f"L{level}{'d' if kind == 'Data' else ''} {size}")
+    return ", ".join(found) or None
 
 
 def version(package: str) -> str | None:
@@ -47,6 +73,8 @@ def describe() -> dict[str, Any]:
         usable = os.cpu_count()
     return {
         "cpu": cpu_model(),
+        "llvm_cpu": llvm_cpu(),
+        "caches": caches(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

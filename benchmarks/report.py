@@ -186,8 +186,10 @@ def machine_lines(machine_info: dict[str, Any]) -> list[str]:
     start, end = m.get("load_average_start"), m.get("load_average")
     load = (f"; 1-minute load average {start[0]:.1f} at the start of the run, {end[0]:.1f} at "
             f"the end" if start and end else "")
-    lines = [f"- CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable)"
-             + load,
+    details = ", ".join(filter(None, [m.get("llvm_cpu") and f"LLVM target {m['llvm_cpu']}",
+                                      m.get("caches")]))
+    lines = [f"- CPU: {m['cpu']}" + (f" ({details})" if details else "")
+             + f", {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable)" + load,
              f"- {m['os']}, Python {m['python']}; {versions}",
              f"- threads: fastmlp runs on 1 (serial Numba loops; its minibatch kernels call "
              f"BLAS limited to 1 thread), and for minibatches also on 2 (`fit(threads=2)`: "
