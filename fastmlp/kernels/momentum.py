@@ -13,9 +13,8 @@ are written back at the end of every epoch and call, so between calls the parame
 velocities are those of the eager rule (``update.momentum_step``), up to rounding. They are
 also written back, and taken up again, after every position of the epoch that is a multiple
 of ``fold_every``: a call that ends there does the same, so the results do not depend on how
-an epoch is split into calls. The
-hidden layers, whose inputs are rarely zero, step eagerly. (Adam has no such form: per
-sample it updates every parameter.)
+an epoch is split into calls. The hidden layers, whose inputs are rarely zero, step eagerly.
+(Adam has no such form: per sample it updates every parameter.)
 """
 
 from .activations import backprop_activation
