@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 PACKAGES = ("fastmlp", "numpy", "scipy", "numba", "torch", "scikit-learn", "threadpoolctl",

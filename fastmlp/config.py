@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import pages
 from .kernels.activations import IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
 from .kernels.loss import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE
-from . import pages
 from .layout import Layout
 
 HIDDEN = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}

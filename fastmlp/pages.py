@@ -9,8 +9,8 @@ the buffer is physically contiguous, so it spreads evenly, and the fast time cam
 
 The same held for a 784-64-10 network's 200 KB (eight networks: 0.163-0.190 s per epoch
 on 4 KB pages, 0.165-0.177 s on huge pages). Only buffers of at least ``MIN_BYTES`` are
-placed so: a huge page costs 2 MB of memory whatever the buffer's size. Elsewhere (another OS, huge pages turned off, a failed madvise)
-these are plain NumPy arrays.
+placed so: a huge page costs 2 MB of memory whatever the buffer's size. Elsewhere (another
+OS, huge pages turned off, a failed madvise) these are plain NumPy arrays.
 """
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from .buffers import borrowed_flat, layer_weight, layers
 from .forward import forward, forward_sample, nonzeros
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
-from .prefetch import prefetch_sample
 from .penalty import add_penalty_gradient, penalty
+from .prefetch import prefetch_sample
 from .update import SGD, sgd, step
 from .workspace import borrowed_workspace, delta_block, workspace
 
