@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fastmlp import Network, reference
+from fastmlp.kernels.backward import FOUR_ROWS_FROM
 
 from conftest import HIDDEN, OUTPUT_LOSSES, make_data, relative_error
 
@@ -39,6 +40,19 @@ def test_one_epoch_matches_reference(case, batch_size, dtype, zeros):
                                                    seed=11).params)  # it did train
     assert relative_error(fast.params, ref.params) < TOLERANCE[dtype]
     assert h_fast["loss"][0] == pytest.approx(h_ref["loss"][0], rel=TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("zeros", [0.3, 0.85], ids=["dense", "sparse"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_wide_first_layer_per_sample_matches_reference(dtype, zeros):
+    """Per sample, rows of W_0 at least ``FOUR_ROWS_FROM`` wide step four at a time, the
+    rest of a sample's nonzero inputs one by one."""
+    sizes = [21, FOUR_ROWS_FROM + 3, 3]
+    X, y = make_data(sizes, "softmax", None, n=40, seed=8, dtype=dtype, zeros=zeros)
+    fast, ref = [Impl(sizes, dtype=dtype, seed=3) for Impl in (Network, reference.Network)]
+    for net in (fast, ref):
+        net.fit(X, y, epochs=2, batch_size=1, lr=0.1)
+    assert relative_error(fast.params, ref.params) < TOLERANCE[dtype]
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,6 +11,9 @@ from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
 from .workspace import delta_block, layer_block, layer_row
 
+# Rows at least this wide take their per-sample steps four at a time (``sgd_nonzero_rows``).
+FOUR_ROWS_FROM = 64
+
 
 @kernel
 def sparse_weight_gradient(A, ptr, index, D, dW):
@@ -130,6 +133,31 @@ def sgd_row(W, i, a_i, d, lr, l1, l2):
 
 
 @inline_kernel
+def sgd_nonzero_rows(W, a, index, k, d, lr):
+    """The rows of a's k nonzero inputs ``index[:k]`` take their SGD steps (``sgd_row``
+    without a penalty). Rows of FOUR_ROWS_FROM or more go four per pass over d: a quarter of
+    the loads of d and of the loops' set-up (MNIST per sample: 1.04-1.12x). Narrower rows go
+    one by one: LLVM checks at run time that four rows overlap neither d nor each other,
+    which costs more than it saves on digits' 32-wide rows (0.9x).
+    """
+    zero = W.dtype.type(0.0)
+    t = 0
+    if W.shape[1] >= FOUR_ROWS_FROM:
+        while t + 4 <= k:
+            i0, i1, i2, i3 = index[t], index[t + 1], index[t + 2], index[t + 3]
+            a0, a1, a2, a3 = a[i0], a[i1], a[i2], a[i3]
+            for j in range(W.shape[1]):
+                W[i0, j] -= lr * (a0 * d[j])
+                W[i1, j] -= lr * (a1 * d[j])
+                W[i2, j] -= lr * (a2 * d[j])
+                W[i3, j] -= lr * (a3 * d[j])
+            t += 4
+    for t in range(t, k):
+        i = index[t]
+        sgd_row(W, i, a[i], d, lr, zero, zero)
+
+
+@inline_kernel
 def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr_w, lr, l1, l2):
     """One sample's SGD step on one layer, fused with backpropagation through it: W at rate
     lr_w (lr, or more for a W stored scaled down: see ``train.sgd_sample_epochs``), b at lr.
@@ -141,12 +169,13 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr_w, lr, l1, l2
     # Every row steps when there is a penalty or d_prev to compute (each row right after its
     # dot product, while it is in L1; a zero input's row steps by zero, cheaper than a branch
     # that mispredicts on ReLU outputs); otherwise only the rows of nonzero inputs do.
-    every_row = want_prev or l1 != 0 or l2 != 0
-    for t in range(W.shape[0] if every_row else k):
-        i = t if every_row else index[t]
-        if want_prev:
-            d_prev[i] = row_dot(W, i, d)
-        sgd_row(W, i, a[i], d, lr_w, l1, l2)
+    if want_prev or l1 != 0 or l2 != 0:
+        for i in range(W.shape[0]):
+            if want_prev:
+                d_prev[i] = row_dot(W, i, d)
+            sgd_row(W, i, a[i], d, lr_w, l1, l2)
+    else:
+        sgd_nonzero_rows(W, a, index, k, d, lr_w)
     for j in range(d.shape[0]):
         b[j] -= lr * d[j]
 
