@@ -122,6 +122,22 @@ def row_dot(W, i, d):
 
 
 @inline_kernel
+def four_row_dots(W, i, d):
+    """W[i + r] . d for r = 0..3, in one pass over d: the latencies of the four sums (a
+    vector's lanes added up at the end) overlap."""
+    acc0 = W.dtype.type(0.0)
+    acc1 = W.dtype.type(0.0)
+    acc2 = W.dtype.type(0.0)
+    acc3 = W.dtype.type(0.0)
+    for j in range(W.shape[1]):
+        acc0 += W[i, j] * d[j]
+        acc1 += W[i + 1, j] * d[j]
+        acc2 += W[i + 2, j] * d[j]
+        acc3 += W[i + 3, j] * d[j]
+    return acc0, acc1, acc2, acc3
+
+
+@inline_kernel
 def sgd_row(W, i, a_i, d, lr, l1, l2):
     """Row i of W takes its SGD step for the gradient a_i d, plus the penalty's."""
     if l1 != 0 or l2 != 0:
@@ -168,11 +184,22 @@ def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr_w, lr, l1, l2
     """
     # Every row steps when there is a penalty or d_prev to compute (each row right after its
     # dot product, while it is in L1; a zero input's row steps by zero, cheaper than a branch
-    # that mispredicts on ReLU outputs); otherwise only the rows of nonzero inputs do.
-    if want_prev or l1 != 0 or l2 != 0:
+    # that mispredicts on ReLU outputs); otherwise only the rows of nonzero inputs do. The
+    # dot products go four rows at a time (``four_row_dots``: digits 1.11x, bike 1.06x, MNIST
+    # 1.01-1.02x per sample).
+    if want_prev:
+        n_in = W.shape[0]
+        i = 0
+        while i + 4 <= n_in:
+            d_prev[i], d_prev[i + 1], d_prev[i + 2], d_prev[i + 3] = four_row_dots(W, i, d)
+            for r in range(i, i + 4):
+                sgd_row(W, r, a[r], d, lr_w, l1, l2)
+            i += 4
+        for i in range(i, n_in):
+            d_prev[i] = row_dot(W, i, d)
+            sgd_row(W, i, a[i], d, lr_w, l1, l2)
+    elif l1 != 0 or l2 != 0:
         for i in range(W.shape[0]):
-            if want_prev:
-                d_prev[i] = row_dot(W, i, d)
             sgd_row(W, i, a[i], d, lr_w, l1, l2)
     else:
         sgd_nonzero_rows(W, a, index, k, d, lr_w)
