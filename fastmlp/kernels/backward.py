@@ -2,7 +2,7 @@
 
 For a block of rows: dW = A^T D, db = column sums of D, D_prev = (D @ W^T) * f'(A), with
 BLAS, except that a sparse first-layer input adds only its nonzero inputs' rows to dW. For one
-sample the SGD step is fused into the pass (see ``dense_backward_sgd``).
+sample the SGD step is fused into the pass (see ``hidden_layer_sgd``).
 """
 import numpy as np
 
@@ -156,7 +156,6 @@ def sgd_nonzero_rows(W, a, index, k, d, lr):
     one by one: LLVM checks at run time that four rows overlap neither d nor each other,
     which costs more than it saves on digits' 32-wide rows (0.9x).
     """
-    zero = W.dtype.type(0.0)
     t = 0
     if W.shape[1] >= FOUR_ROWS_FROM:
         while t + 4 <= k:
@@ -170,39 +169,49 @@ def sgd_nonzero_rows(W, a, index, k, d, lr):
             t += 4
     for t in range(t, k):
         i = index[t]
-        sgd_row(W, i, a[i], d, lr, zero, zero)
+        a_i = a[i]
+        for j in range(W.shape[1]):
+            W[i, j] -= lr * (a_i * d[j])
 
 
 @inline_kernel
-def dense_backward_sgd(a, index, k, W, b, d, d_prev, want_prev, lr_w, lr, l1, l2):
-    """One sample's SGD step on one layer, fused with backpropagation through it: W at rate
-    lr_w (lr, or more for a W stored scaled down: see ``train.sgd_sample_epochs``), b at lr.
+def hidden_layer_sgd(a, W, b, d, d_prev, lr, l1, l2):
+    """One sample's SGD step on a hidden layer, fused with backpropagation through it: d_prev
+    ``(n_in,)`` <- W d, each row's dot product taken just before the row steps (while it is
+    in L1), four rows' at a time (``four_row_dots``: digits 1.10x, bike 1.05x, MNIST 1.01x
+    per sample). Every row steps: a zero input's row by zero, cheaper than a branch that
+    mispredicts on ReLU outputs.
 
-    a: ``(n_in,)`` inputs, of which ``index[:k]`` are the nonzero ones; d: ``(n_out,)``
-    deltas; d_prev: ``(n_in,)`` written with W d using W before its update. Without a
-    penalty or d_prev, only the rows of nonzero inputs change.
+    a: ``(n_in,)`` the layer's inputs; d: ``(n_out,)`` its deltas.
     """
-    # Every row steps when there is a penalty or d_prev to compute (each row right after its
-    # dot product, while it is in L1; a zero input's row steps by zero, cheaper than a branch
-    # that mispredicts on ReLU outputs); otherwise only the rows of nonzero inputs do. The
-    # dot products go four rows at a time (``four_row_dots``: digits 1.11x, bike 1.06x, MNIST
-    # 1.01-1.02x per sample).
-    if want_prev:
-        n_in = W.shape[0]
-        i = 0
-        while i + 4 <= n_in:
+    n_in = W.shape[0]
+    i = 0
+    while i < n_in:
+        rows = 4 if i + 4 <= n_in else 1
+        if rows == 4:
             d_prev[i], d_prev[i + 1], d_prev[i + 2], d_prev[i + 3] = four_row_dots(W, i, d)
-            for r in range(i, i + 4):
-                sgd_row(W, r, a[r], d, lr_w, l1, l2)
-            i += 4
-        for i in range(i, n_in):
+        else:
             d_prev[i] = row_dot(W, i, d)
-            sgd_row(W, i, a[i], d, lr_w, l1, l2)
-    elif l1 != 0 or l2 != 0:
+        for r in range(i, i + rows):
+            sgd_row(W, r, a[r], d, lr, l1, l2)
+        i += rows
+    for j in range(d.shape[0]):
+        b[j] -= lr * d[j]
+
+
+@inline_kernel
+def input_layer_sgd(x, index, k, W, b, d, lr_w, lr, l1, l2):
+    """One sample's SGD step on the first layer: W at rate lr_w (lr, or more for a W stored
+    scaled down: see ``train.sgd_sample_epochs``), b at lr. Without a penalty only the rows
+    of x's k nonzero inputs ``index[:k]`` change; with one, every row.
+
+    x: ``(n_in,)`` the sample; d: ``(n_out,)`` the layer's deltas.
+    """
+    if l1 != 0 or l2 != 0:
         for i in range(W.shape[0]):
-            sgd_row(W, i, a[i], d, lr_w, l1, l2)
+            sgd_row(W, i, x[i], d, lr_w, l1, l2)
     else:
-        sgd_nonzero_rows(W, a, index, k, d, lr_w)
+        sgd_nonzero_rows(W, x, index, k, d, lr_w)
     for j in range(d.shape[0]):
         b[j] -= lr * d[j]
 
@@ -222,16 +231,14 @@ def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0):
     for l in range(n_layers - 1, -1, -1):
         W, b = layer_weight(net, l), layer_bias(net, l)
         n_in, n_out = W.shape
-        if l == 0 and lazy:
+        if l == 0:
+            # (One call, one inlined copy: each costs compilation time.)
             zero = W.dtype.type(0.0)
-            dense_backward_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out], d_next[:n_in],
-                               False, lr / scale0, lr, zero, zero)
-        elif l == 0:
-            dense_backward_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out], d_next[:n_in],
-                               False, lr, lr, l1, l2)
+            input_layer_sgd(x, ws.input_index, k0, W, b, d_cur[:n_out],
+                            lr / scale0 if lazy else lr, lr, zero if lazy else l1,
+                            zero if lazy else l2)
         else:
             a = layer_row(ws, l - 1)
-            dense_backward_sgd(a, ws.index, 0, W, b, d_cur[:n_out], d_next[:n_in], True,
-                               lr, lr, l1, l2)
+            hidden_layer_sgd(a, W, b, d_cur[:n_out], d_next[:n_in], lr, l1, l2)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         d_cur, d_next = d_next, d_cur

@@ -47,7 +47,7 @@ def output_loss(out_code, loss_code, z, t, delta, scale):
         # log s = -softplus(-z), log(1 - s) = -softplus(z); dL/dz = s - t.
         for k in range(n):
             loss += t[k] * softplus(-z[k]) + (one - t[k]) * softplus(z[k])
-        activate(SIGMOID, z)
+        activate(out_code, z)  # (sigmoid: checked before training)
         for k in range(n):
             delta[k] = scale * (z[k] - t[k])
     else:  # MSE: 0.5 * sum (y - t)^2, chained through the output activation.

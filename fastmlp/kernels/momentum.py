@@ -17,6 +17,8 @@ an epoch is split into calls. The hidden layers, whose inputs are rarely zero, s
 (Adam has no such form: per sample it updates every parameter.)
 """
 
+import numpy as np
+
 from .activations import backprop_activation
 from .arrays import add_scaled, rescale
 from .backward import row_dot
@@ -115,7 +117,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
     vel = borrowed_flat(state[0], sizes, w_off, b_off)
     U, S, b0 = layer_weight(net, 0), layer_weight(vel, 0), layer_bias(net, 0)
     X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
-    owner = workspace(params, sizes, 1)
+    owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     m = float(mu)
     for e in range(k):
         ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)

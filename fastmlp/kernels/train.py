@@ -156,7 +156,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     net = borrowed_flat(params, sizes, w_off, b_off)
     W0 = layer_weight(net, 0)
     X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
-    owner = workspace(params, sizes, 1)
+    owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     scale = 1.0  # float64: it multiplies up tens of thousands of decays
     for e in range(k):
         ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)
