@@ -1,7 +1,13 @@
 """Kernels compile once per dtype, not per network shape, batch size, learning rate or thread
 count."""
-import numpy as np
+import importlib
+import pkgutil
 
+import numpy as np
+from numba.core import types
+from numba.core.registry import CPUDispatcher
+
+import fastmlp.kernels
 from fastmlp import Network
 from fastmlp.kernels import evaluate, parallel, train
 
@@ -31,3 +37,29 @@ def test_one_threaded_compilation_whatever_the_shape_or_thread_count():
         for batch_size in (4, 30):
             net.fit(X, y, batch_size=batch_size, threads=threads)
     assert len(parallel.parallel_batch_epochs.signatures) == 1
+
+
+def kernels():
+    """Every compiled function defined in ``fastmlp.kernels``."""
+    for info in pkgutil.iter_modules(fastmlp.kernels.__path__):
+        module = importlib.import_module(f"fastmlp.kernels.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, CPUDispatcher) and obj.__module__ == module.__name__:
+                yield obj
+
+
+def test_no_kernel_compiles_twice_for_a_constant_argument():
+    """A constant argument types as a literal (``workspace(params, sizes, 1)``), so the callee
+    compiles once for it and once more for a variable: seconds of compilation for nothing."""
+    sizes = [9, 6, 5, 3]
+    X, y = make_data(sizes, "softmax", None, n=30, zeros=0.8)
+    net = Network(sizes, seed=0)
+    for batch_size, l2, optimizer in ((1, 0.0, "sgd"), (1, 0.01, "sgd"), (1, 0.0, "momentum"),
+                                      (4, 0.0, "sgd"), (4, 0.01, "adam")):
+        net.fit(X, y, batch_size=batch_size, l2=l2, optimizer=optimizer)
+    net.fit(X, y, batch_size=8, threads=2)
+    net.predict(X)
+    net.gradient(X, y, l1=0.1)
+    for kernel in kernels():
+        signatures = [tuple(types.unliteral(arg) for arg in sig) for sig in kernel.signatures]
+        assert len(signatures) == len(set(signatures)), (kernel, kernel.signatures)

@@ -45,7 +45,7 @@ def workspace_part(stacked, p):
 @kernel
 def workspace(params, sizes, capacity):
     """A Workspace for blocks of up to ``capacity`` rows."""
-    return workspace_part(workspaces(params, sizes, capacity, 1), 0)
+    return workspace_part(workspaces(params, sizes, capacity, np.int64(1)), np.int64(0))
 
 
 @inline_kernel
