@@ -55,7 +55,9 @@ def column_sums(D, out):
 def sparse_sgd_step(A, ptr, index, D, W, lr):
     """W -= lr * A^T D over A's nonzeros, sample by sample: the SGD step of a first layer
     whose gradient is not needed whole, without a gradient buffer to zero, fill and read
-    (W and dW together overflow L2 on MNIST)."""
+    (W and dW together overflow L2 on MNIST). Four rows per pass at any width: stepping each
+    sample through ``sgd_nonzero_rows`` instead (one row per pass below FOUR_ROWS_FROM) made
+    bike's 20-wide batches 0.95x as fast."""
     n_out = W.shape[1]
     for s in range(A.shape[0]):
         a, d = A[s], D[s]
