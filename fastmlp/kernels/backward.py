@@ -61,18 +61,26 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
     n_out = W.shape[1]
     for s in range(A.shape[0]):
         a, d = A[s], D[s]
-        t, end = ptr[s], ptr[s + 1]
-        while t + 4 <= end:
-            i0, i1, i2, i3 = index[t], index[t + 1], index[t + 2], index[t + 3]
+        # Every other sample takes its rows last to first: the rows a sample shares with the
+        # one before come first, while the L1 cache still holds them (MNIST batch 32
+        # 1.025-1.033x side by side, batch 128 the same; each row's steps keep their order,
+        # so the results are the same bits).
+        step = 1 if s % 2 == 0 else -1
+        first = ptr[s] if step == 1 else ptr[s + 1] - 1
+        k = ptr[s + 1] - ptr[s]
+        u = 0
+        while u + 4 <= k:
+            t = first + step * u
+            i0, i1, i2, i3 = index[t], index[t + step], index[t + 2 * step], index[t + 3 * step]
             c0, c1, c2, c3 = lr * a[i0], lr * a[i1], lr * a[i2], lr * a[i3]
             for j in range(n_out):
                 W[i0, j] -= c0 * d[j]
                 W[i1, j] -= c1 * d[j]
                 W[i2, j] -= c2 * d[j]
                 W[i3, j] -= c3 * d[j]
-            t += 4
-        for t in range(t, end):
-            i = index[t]
+            u += 4
+        for u in range(u, k):
+            i = index[first + step * u]
             c = lr * a[i]
             for j in range(n_out):
                 W[i, j] -= c * d[j]
@@ -158,18 +166,21 @@ def sgd_nonzero_rows(W, a, index, k, d, lr):
     one by one: LLVM checks at run time that four rows overlap neither d nor each other,
     which costs more than it saves on digits' 32-wide rows (0.9x).
     """
-    t = 0
+    # Last row first: the next sample's forward pass reads its rows first to last, and finds
+    # the first ones it shares with this sample still in L1 (MNIST 1.012-1.033x side by
+    # side; the same bits).
+    t = k
     if W.shape[1] >= FOUR_ROWS_FROM:
-        while t + 4 <= k:
-            i0, i1, i2, i3 = index[t], index[t + 1], index[t + 2], index[t + 3]
+        while t >= 4:
+            i0, i1, i2, i3 = index[t - 1], index[t - 2], index[t - 3], index[t - 4]
             a0, a1, a2, a3 = a[i0], a[i1], a[i2], a[i3]
             for j in range(W.shape[1]):
                 W[i0, j] -= lr * (a0 * d[j])
                 W[i1, j] -= lr * (a1 * d[j])
                 W[i2, j] -= lr * (a2 * d[j])
                 W[i3, j] -= lr * (a3 * d[j])
-            t += 4
-    for t in range(t, k):
+            t -= 4
+    for t in range(t - 1, -1, -1):
         i = index[t]
         a_i = a[i]
         for j in range(W.shape[1]):
