@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from .kernels.evaluate import loss_and_gradient, outputs
+from .kernels.fpmode import flush_subnormals, restore_mode
 from .kernels.penalty import add_penalty_gradient, penalty
 from .kernels.momentum import momentum_sample_epochs
 from .kernels.parallel import parallel_batch_epochs
@@ -15,6 +16,17 @@ from .model import BaseNetwork
 
 # Fused per-sample training writes its lagged first layer back every this many samples.
 FOLD_EVERY = 1024
+
+
+@contextlib.contextmanager
+def _subnormals_flushed():
+    """Within the block, this thread computes with subnormal numbers flushed to zero
+    (``kernels/fpmode.py``); the caller's mode comes back afterwards."""
+    previous = flush_subnormals()
+    try:
+        yield
+    finally:
+        restore_mode(previous)
 
 
 @functools.cache
@@ -134,23 +146,26 @@ class Network(BaseNetwork):
 
     def _compute_context(self, plan):
         if self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2):
-            return contextlib.nullcontext()
+            return _subnormals_flushed()
+        context = contextlib.ExitStack()
+        context.enter_context(_one_blas_thread())
         if self._threaded(plan.batch_size, plan.threads):
-            context = contextlib.ExitStack()
-            context.enter_context(_one_blas_thread())
+            # The parallel kernel flushes on each thread itself: a thread starts with its
+            # creator's mode, and Numba's may start within the kernel.
             context.enter_context(_numba_threads(plan.threads))
-            return context
-        return _one_blas_thread()
+        else:
+            context.enter_context(_subnormals_flushed())
+        return context
 
     def _outputs(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        with _one_blas_thread():
+        with _subnormals_flushed(), _one_blas_thread():
             outputs(*self._kernel_args, X, out)
         return out
 
     def _data_loss(self, X, T, want_grad):
         grad = np.empty_like(self._params)
-        with _one_blas_thread():
+        with _subnormals_flushed(), _one_blas_thread():
             loss = loss_and_gradient(*self._kernel_args, self.config.loss_code, X, T, grad,
                                      want_grad)
         return loss, grad if want_grad else None

@@ -12,6 +12,7 @@ from numba import prange
 
 from .arrays import add, copy
 from .buffers import layers
+from .fpmode import current_mode, flush_subnormals, restore_mode
 from .jit import entry_kernel, parallel_kernel
 from .penalty import add_penalty_gradient
 from .train import DIVERGED, GOING_ON, batch_gradient, end_epoch
@@ -21,12 +22,14 @@ from .workspace import workspace_part, workspaces
 
 @parallel_kernel
 def part_gradients(net, codes, loss_code, X, T, batch, scale, stacked, A0s, grads, grad_layers,
-                   losses):
+                   losses, caller):
     """grads[p], losses[p] <- ``batch_gradient`` of part p of ``batch`` (gathered into
-    A0s[p]), every part at once. net: Layers of the parameters; grad_layers[p]: of grads[p]."""
+    A0s[p]), every part at once. net: Layers of the parameters; grad_layers[p]: of grads[p].
+    Each part's thread computes with subnormals flushed, then takes the mode ``caller``."""
     parts = grads.shape[0]
     rows = batch.shape[0]
     for p in prange(parts):
+        flush_subnormals()
         begin = p * rows // parts
         end = (p + 1) * rows // parts
         if end > begin:
@@ -39,19 +42,22 @@ def part_gradients(net, codes, loss_code, X, T, batch, scale, stacked, A0s, grad
         else:
             losses[p] = 0.0
             grads[p][:] = 0
+        restore_mode(caller)
 
 
 @parallel_kernel
-def sum_parts(grads, tasks):
+def sum_parts(grads, tasks, caller):
     """grads[0] <- grads[0] + grads[1] + ... (added in that order), in ``tasks`` slices at
-    once."""
+    once (as ``part_gradients``, subnormals flushed, then the mode ``caller``)."""
     parts, n = grads.shape
     for c in prange(tasks):
+        flush_subnormals()
         begin = c * n // tasks
         end = (c + 1) * n // tasks
         total = grads[0, begin:end]
         for p in range(1, parts):
             add(grads[p, begin:end], total)
+        restore_mode(caller)
 
 
 @entry_kernel
@@ -70,6 +76,9 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     grad_layers = [layers(grads[p], sizes, w_off, b_off) for p in range(parts)]
     part_losses = np.empty(parts)
     one = params.dtype.type(1.0)
+    # The parts' threads flush subnormals (see fpmode), then take the caller's mode: a thread
+    # that Numba starts in the first part takes that of the thread starting it.
+    caller = current_mode()
     for e in range(k):
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
@@ -77,10 +86,10 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
             batch = orders[e, start:min(start + batch_size, stop)]
             part_gradients(net, codes, loss_code, X, T, batch,
                            one / params.dtype.type(batch.shape[0]), stacked, A0s, grads,
-                           grad_layers, part_losses)
+                           grad_layers, part_losses, caller)
             for p in range(parts):
                 total += part_losses[p]
-            sum_parts(grads, parts)
+            sum_parts(grads, parts, caller)
             add_penalty_gradient(params, grads[0], sizes, w_off, l1, l2)
             step(optimizer, params, grads[0], state, steps, lrs[e], hyper)
         status = end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses,
