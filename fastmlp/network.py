@@ -21,10 +21,11 @@ FOLD_EVERY = 1024
 @contextlib.contextmanager
 def _subnormals_flushed():
     """Within the block, this thread computes with subnormal numbers flushed to zero
-    (``kernels/fpmode.py``); the caller's mode comes back afterwards."""
+    (``kernels/fpmode.py``); the caller's mode (yielded) comes back afterwards. Around kernel
+    calls only: fit's callback, say, runs in the caller's mode."""
     previous = flush_subnormals()
     try:
-        yield
+        yield previous
     finally:
         restore_mode(previous)
 
@@ -98,6 +99,15 @@ class Network(BaseNetwork):
 
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
                       losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:
+        with _subnormals_flushed() as caller:
+            return self._train_flushed(X, T, orders, begin, end, batch_size, lrs, l1, l2,
+                                       optimizer, losses, last_good, last_state, steps,
+                                       threads, caller)
+
+    def _train_flushed(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
+                       losses, last_good, last_state, steps, threads, caller):
+        """``_train_epochs``' kernel call; ``caller``: the caller's floating-point mode, which
+        the threads of a parallel kernel take back when done."""
         s = self._scalar
         lrs = lrs.astype(self.dtype)
         fused = self._fused(batch_size, optimizer, l1, l2)
@@ -110,7 +120,7 @@ class Network(BaseNetwork):
             result = parallel_batch_epochs(
                 *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
                 threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
-                self._state, steps, losses, last_good, last_state)
+                self._state, steps, losses, last_good, last_state, caller)
         elif fused:
             result = momentum_sample_epochs(
                 *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
@@ -146,16 +156,13 @@ class Network(BaseNetwork):
 
     def _compute_context(self, plan):
         if self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2):
-            return _subnormals_flushed()
-        context = contextlib.ExitStack()
-        context.enter_context(_one_blas_thread())
+            return contextlib.nullcontext()
         if self._threaded(plan.batch_size, plan.threads):
-            # The parallel kernel flushes on each thread itself: a thread starts with its
-            # creator's mode, and Numba's may start within the kernel.
+            context = contextlib.ExitStack()
+            context.enter_context(_one_blas_thread())
             context.enter_context(_numba_threads(plan.threads))
-        else:
-            context.enter_context(_subnormals_flushed())
-        return context
+            return context
+        return _one_blas_thread()
 
     def _outputs(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)

@@ -12,7 +12,7 @@ from numba import prange
 
 from .arrays import add, copy
 from .buffers import layers
-from .fpmode import current_mode, flush_subnormals, restore_mode
+from .fpmode import flush_subnormals, restore_mode
 from .jit import entry_kernel, parallel_kernel
 from .penalty import add_penalty_gradient
 from .train import DIVERGED, GOING_ON, batch_gradient, end_epoch
@@ -63,9 +63,11 @@ def sum_parts(grads, tasks, caller):
 @entry_kernel
 def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin,
                           end, batch_size, parts, lrs, l1, l2, optimizer, hyper, state, steps,
-                          losses, last_good, last_state):
+                          losses, last_good, last_state, caller):
     """``train.batch_epochs`` with each batch's gradient computed in ``parts`` parts at once
-    (see above)."""
+    (see above). Called with subnormals flushed (see ``fpmode``); each thread that computes a
+    part flushes them too, then takes the mode ``caller`` (a thread that Numba starts within
+    this call starts in its creator's mode, not in the one it should go back to)."""
     k, n = orders.shape
     capacity = min(batch_size, n)
     part_capacity = (capacity + parts - 1) // parts
@@ -76,9 +78,6 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     grad_layers = [layers(grads[p], sizes, w_off, b_off) for p in range(parts)]
     part_losses = np.empty(parts)
     one = params.dtype.type(1.0)
-    # The parts' threads flush subnormals (see fpmode), then take the caller's mode: a thread
-    # that Numba starts in the first part takes that of the thread starting it.
-    caller = current_mode()
     for e in range(k):
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
