@@ -99,40 +99,33 @@ class Network(BaseNetwork):
 
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
                       losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:
+        # caller: the caller's floating-point mode, which a parallel kernel's threads take back.
         with _subnormals_flushed() as caller:
-            return self._train_flushed(X, T, orders, begin, end, batch_size, lrs, l1, l2,
-                                       optimizer, losses, last_good, last_state, steps,
-                                       threads, caller)
-
-    def _train_flushed(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
-                       losses, last_good, last_state, steps, threads, caller):
-        """``_train_epochs``' kernel call; ``caller``: the caller's floating-point mode, which
-        the threads of a parallel kernel take back when done."""
-        s = self._scalar
-        lrs = lrs.astype(self.dtype)
-        fused = self._fused(batch_size, optimizer, l1, l2)
-        if fused and optimizer.name == "sgd":
-            return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
-                                     begin, end, lrs, s(l1), s(l2), FOLD_EVERY, losses,
-                                     last_good)
-        steps[0] = self._steps
-        if self._threaded(batch_size, threads):
-            result = parallel_batch_epochs(
-                *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
-                threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
-                self._state, steps, losses, last_good, last_state, caller)
-        elif fused:
-            result = momentum_sample_epochs(
-                *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
-                s(optimizer.momentum), optimizer.name == "nesterov", FOLD_EVERY, self._state,
-                steps, losses, last_good, last_state)
-        else:
-            result = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
-                                  begin, end, batch_size, lrs, s(l1), s(l2), optimizer.code,
-                                  optimizer.hyper(self.dtype), self._state, steps, losses,
-                                  last_good, last_state)
-        self._steps = int(steps[0])
-        return result
+            s = self._scalar
+            lrs = lrs.astype(self.dtype)
+            fused = self._fused(batch_size, optimizer, l1, l2)
+            if fused and optimizer.name == "sgd":
+                return sgd_sample_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
+                                         begin, end, lrs, s(l1), s(l2), FOLD_EVERY, losses,
+                                         last_good)
+            steps[0] = self._steps
+            if self._threaded(batch_size, threads):
+                result = parallel_batch_epochs(
+                    *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
+                    threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
+                    self._state, steps, losses, last_good, last_state, caller)
+            elif fused:
+                result = momentum_sample_epochs(
+                    *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
+                    s(optimizer.momentum), optimizer.name == "nesterov", FOLD_EVERY, self._state,
+                    steps, losses, last_good, last_state)
+            else:
+                result = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
+                                      begin, end, batch_size, lrs, s(l1), s(l2), optimizer.code,
+                                      optimizer.hyper(self.dtype), self._state, steps, losses,
+                                      last_good, last_state)
+            self._steps = int(steps[0])
+            return result
 
     def _grain(self, plan) -> int:
         # Per-sample SGD with an l2-only penalty, and fused momentum, keep the first layer in

@@ -5,7 +5,7 @@ in float32, ~2.2e-308 in float64) takes a microcode assist, ~100 times a normal 
 Saturated units make such numbers in every layer: on this project's Intel Xeon, per-sample SGD
 on MNIST at lr 1.0 (a rate too high for it) took 3.5-6 s per epoch instead of 0.34 s. With
 FTZ a result below the normal range is 0, with DAZ such an operand counts as 0: the kernels
-never see one, and what they compute changes only below ~1e-38 (JAX runs CPUs the same way).
+never see one, and what they compute changes only below ~1e-38.
 
 The mode belongs to a thread: ``Network`` sets it around its kernel calls and puts the
 caller's back afterwards; a parallel loop's body sets and restores it on its own thread.
