@@ -67,7 +67,8 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     """``train.batch_epochs`` with each batch's gradient computed in ``parts`` parts at once
     (see above). Called with subnormals flushed (see ``fpmode``); each thread that computes a
     part flushes them too, then takes the mode ``caller`` (a thread that Numba starts within
-    this call starts in its creator's mode, not in the one it should go back to)."""
+    this call starts in its creator's mode, not in the one it should go back to), and this
+    thread flushes them again for the step."""
     k, n = orders.shape
     capacity = min(batch_size, n)
     part_capacity = (capacity + parts - 1) // parts
@@ -89,6 +90,7 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
             for p in range(parts):
                 total += part_losses[p]
             sum_parts(grads, parts, caller)
+            flush_subnormals()  # (this thread computed a part too: flushed again for the step)
             add_penalty_gradient(params, grads[0], sizes, w_off, l1, l2)
             step(optimizer, params, grads[0], state, steps, lrs[e], hyper)
         status = end_epoch(params, state, steps, sizes, w_off, l1, l2, total, stop, n, losses,
