@@ -91,9 +91,7 @@ class BaseNetwork:
                          params -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 
         The optimizer's buffers (v; m, v, t) start at zero, carry on across ``fit`` calls and
-        are saved with the network; changing ``optimizer`` starts them afresh. Adam keeps an
-        m below ``tiny / eps_machine`` of the dtype (~1e-31 in float32) and a v below ``tiny``
-        as zero, where subnormal arithmetic would be slow (see ``kernels/update.py``).
+        are saved with the network; changing ``optimizer`` starts them afresh.
 
         schedule: the learning rate per epoch, ``lr_t = schedule.rate(lr, t)`` for the
             network's t-th epoch (``fastmlp.schedules``: Constant (None), Step, InvScaling,

@@ -146,9 +146,6 @@ class Network(BaseNetwork):
             m, v = state
             m[...] = b1 * m + (1 - b1) * g
             v[...] = b2 * v + (1 - b2) * g * g
-            tiny = np.finfo(self.dtype).tiny  # (tiny moments are kept as zero: see update.py)
-            m[np.abs(m) < self.dtype.type(tiny / np.finfo(self.dtype).eps)] = 0
-            v[v < self.dtype.type(tiny)] = 0
             step_size = self.dtype.type(lr / (1.0 - float(b1) ** t))
             root_correction = self.dtype.type(np.sqrt(1.0 - float(b2) ** t))
             p -= step_size * m / (np.sqrt(v) / root_correction + eps)

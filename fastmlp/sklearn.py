@@ -21,8 +21,6 @@ differ, the estimators translate to scikit-learn's:
   the same seed but are not scikit-learn's, so results match in kind, not bit for bit.
 - The regression loss is ``0.5 * sum over outputs`` of the squared error (scikit-learn
   averages over outputs too): the same for one output.
-- ``solver="adam"`` keeps moments that decay below the float range's normal numbers as zero
-  (``fastmlp.Network.fit``): a change far below the parameters' rounding.
 - ``solver="lbfgs"`` is not available.
 """
 from __future__ import annotations
