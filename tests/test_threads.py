@@ -1,5 +1,6 @@
-"""fit(threads=k): each batch's gradient in k parts at once, summed in order. Against the
-reference, and the same bits whatever the threads actually available."""
+"""fit(threads=k): each batch's gradient in k parts at once, summed in order; with plain SGD
+on a large first layer, that layer's rows in k parts too. Against the reference, and the same
+bits whatever the threads actually available."""
 import contextlib
 
 import numba
@@ -8,10 +9,25 @@ import pytest
 
 import fastmlp.network
 from fastmlp import Network, reference
+from fastmlp.kernels.parallel import ROWS_OF_W0_FROM
 
 from conftest import make_data, relative_error
 
 SIZES = [9, 8, 6, 3]
+# A first layer large enough for plain SGD to split its rows among the threads.
+LARGE = [260, 64, 6, 3]
+assert LARGE[0] * LARGE[1] >= ROWS_OF_W0_FROM
+
+
+def _inputs(zeros, sizes, n, seed):
+    """make_data's inputs, or for "mixed" dense first columns and sparse last ones (so one
+    thread's rows of W_0 take the dense path and another's the sparse one)."""
+    if zeros != "mixed":
+        return make_data(sizes, "softmax", None, n=n, seed=seed, zeros=zeros)
+    X, y = make_data(sizes, "softmax", None, n=n, seed=seed, zeros=0.0)
+    X[:, sizes[0] // 2:][np.random.default_rng(seed).random((n, sizes[0] - sizes[0] // 2))
+                         < 0.9] = 0.0
+    return X, y
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
@@ -29,17 +45,32 @@ def test_threads_match_the_reference(optimizer, zeros, batch_size, threads):
     np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-10)
 
 
-def _fit(threads, batch_size=5, **kwargs):
-    X, y = make_data(SIZES, "softmax", None, n=40, zeros=0.85)
-    net = Network(SIZES, activation="relu", dtype=np.float64, seed=3)
+@pytest.mark.parametrize("zeros", [0.3, 0.85, "mixed"])
+@pytest.mark.parametrize("batch_size, threads", [(7, 2), (2, 3)],
+                         ids=["7-rows-2-parts", "2-rows-3-parts"])
+def test_first_layer_rows_on_threads_match_the_reference(zeros, batch_size, threads):
+    """Plain SGD without a penalty on a large first layer: each thread steps its rows of W_0."""
+    X, y = _inputs(zeros, LARGE, n=52, seed=7)
+    nets = [impl(LARGE, activation="sigmoid", dtype=np.float64, seed=2)
+            for impl in (Network, reference.Network)]
+    histories = [net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.3, threads=threads)
+                 for net in nets]
+    assert relative_error(nets[0].params, nets[1].params) < 1e-10
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-10)
+
+
+def _fit(threads, batch_size=5, sizes=SIZES, **kwargs):
+    X, y = make_data(sizes, "softmax", None, n=40, zeros=0.85)
+    net = Network(sizes, activation="relu", dtype=np.float64, seed=3)
     net.fit(X, y, epochs=3, batch_size=batch_size, lr=0.1, threads=threads, **kwargs)
     return net.params.copy()
 
 
-def test_the_same_bits_on_one_thread_or_two(monkeypatch):
+@pytest.mark.parametrize("sizes", [SIZES, LARGE], ids=["rows-of-the-batch", "rows-of-W0-too"])
+def test_the_same_bits_on_one_thread_or_two(monkeypatch, sizes):
     """The split into parts decides the sums; which thread computes a part does not."""
-    on_two = _fit(2)
-    assert np.array_equal(on_two, _fit(2))
+    on_two = _fit(2, sizes=sizes)
+    assert np.array_equal(on_two, _fit(2, sizes=sizes))
 
     @contextlib.contextmanager
     def one_thread(threads):
@@ -51,9 +82,9 @@ def test_the_same_bits_on_one_thread_or_two(monkeypatch):
             numba.set_num_threads(previous)
 
     monkeypatch.setattr(fastmlp.network, "_numba_threads", one_thread)
-    assert np.array_equal(on_two, _fit(2))
+    assert np.array_equal(on_two, _fit(2, sizes=sizes))
     # Another split rounds differently, so it is not the serial run.
-    assert not np.array_equal(on_two, _fit(1))
+    assert not np.array_equal(on_two, _fit(1, sizes=sizes))
 
 
 def test_per_sample_training_ignores_threads():

@@ -97,29 +97,38 @@ def backward(net, codes, A0, sparse, ws, d_out, grad, lr0):
     ``forward`` (and A0's nonzero positions if ``sparse``). d_out must be ``ws.d_a``'s start;
     both delta buffers are overwritten.
     """
+    D = hidden_backward(net, codes, ws, d_out, grad)
+    W, dW = net.W[0], grad.W[0]
+    if sparse and lr0 > 0:
+        sparse_sgd_step(A0, ws.ptr, ws.input_index, D, W, lr0)
+    elif sparse:
+        sparse_weight_gradient(A0, ws.ptr, ws.input_index, D, dW)
+    else:
+        np.dot(A0.T, D, dW)
+    column_sums(D, grad.b[0])
+    return sparse and lr0 > 0
+
+
+@kernel
+def hidden_backward(net, codes, ws, d_out, grad):
+    """``backward`` down to the first layer: grad's layers above it <- their gradients;
+    returns the first layer's deltas ``(rows, n_out of W_0)``, in a delta buffer."""
     n_layers = len(net.W)
-    rows = A0.shape[0]
+    rows = d_out.shape[0]
     D = d_out
     in_a = True  # D lives in ws.d_a; the next deltas go to the other buffer
-    for l in range(n_layers - 1, -1, -1):
+    for l in range(n_layers - 1, 0, -1):
         W, dW = net.W[l], grad.W[l]
-        A = A0 if l == 0 else layer_block(ws, l - 1, rows)
-        if l == 0 and sparse and lr0 > 0:
-            # (Last: nothing after it reads W_0.)
-            sparse_sgd_step(A, ws.ptr, ws.input_index, D, W, lr0)
-        elif l == 0 and sparse:
-            sparse_weight_gradient(A, ws.ptr, ws.input_index, D, dW)
-        else:
-            np.dot(A.T, D, dW)
+        A = layer_block(ws, l - 1, rows)
+        np.dot(A.T, D, dW)
         column_sums(D, grad.b[l])
-        if l > 0:
-            D_prev = delta_block(ws.d_b if in_a else ws.d_a, rows, W.shape[0])
-            np.dot(D, W.T, D_prev)
-            for s in range(rows):
-                backprop_activation(codes[l - 1], A[s], D_prev[s])
-            in_a = not in_a
-            D = D_prev
-    return sparse and lr0 > 0
+        D_prev = delta_block(ws.d_b if in_a else ws.d_a, rows, W.shape[0])
+        np.dot(D, W.T, D_prev)
+        for s in range(rows):
+            backprop_activation(codes[l - 1], A[s], D_prev[s])
+        in_a = not in_a
+        D = D_prev
+    return D
 
 
 @inline_kernel

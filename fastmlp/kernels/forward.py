@@ -101,23 +101,39 @@ def forward(net, codes, A0, ws):
     that block ``(rows, n_out)`` and whether the input was taken as sparse (its nonzero
     positions are then in ``ws.ptr``/``ws.input_index`` for the backward pass).
     """
-    n_layers = len(net.W)
     rows = A0.shape[0]
+    Z = layer_block(ws, np.int64(0), rows)  # (a literal 0: one more compilation)
+    if first_layer_forward(A0, net.W[0], net.b[0], Z, ws.ptr, ws.input_index):
+        return forward_layers(net, codes, Z, ws, 1), True
+    return forward_layers(net, codes, Z, ws, 1), False
+
+
+@kernel
+def first_layer_forward(A0, W, b, Z, ptr, index):
+    """Z = A0 @ W + b; returns whether A0 was taken as sparse (then its nonzero positions are
+    in ptr and index, as ``input_nonzeros`` lists them)."""
     # (Listing the nonzeros costs little more than counting them.)
-    sparse = input_nonzeros(A0, ws.ptr, ws.input_index) < SPARSE_BELOW * A0.size
-    A = A0
-    for l in range(n_layers):
-        W, b = net.W[l], net.b[l]
-        Z = layer_block(ws, l, rows)
-        if l == 0 and sparse:
-            sparse_forward(A, ws.ptr, ws.input_index, W, b, Z)
-        else:
-            gemm_forward(A, W, b, Z)
-        if l < n_layers - 1:
-            for s in range(rows):
-                activate(codes[l], Z[s])
+    if input_nonzeros(A0, ptr, index) < SPARSE_BELOW * A0.size:
+        sparse_forward(A0, ptr, index, W, b, Z)
+        return True
+    gemm_forward(A0, W, b, Z)
+    return False
+
+
+@kernel
+def forward_layers(net, codes, Z, ws, first):
+    """Layers ``first``, ``first + 1``, ... of ``net`` (see ``forward``), given the
+    pre-activations Z ``(rows, width)`` of layer first - 1 in its workspace block. Returns the
+    output layer's pre-activations."""
+    n_layers = len(net.W)
+    rows = Z.shape[0]
+    for l in range(first, n_layers):
+        for s in range(rows):
+            activate(codes[l - 1], Z[s])
         A = Z
-    return A, sparse
+        Z = layer_block(ws, l, rows)
+        gemm_forward(A, net.W[l], net.b[l], Z)
+    return Z
 
 
 @inline_kernel
