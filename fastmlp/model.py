@@ -106,11 +106,10 @@ class BaseNetwork:
             best epoch). ``Network.load`` of it and ``fit`` for the remaining
             epochs continue bit for bit as the uninterrupted run would.
         callback: ``callback(history)`` after every epoch; returning False stops training.
-        threads: minibatch steps (batch_size > 1) split each batch into ``threads`` blocks of
-            rows whose gradients are computed at once on that many of Numba's threads, then
-            summed in order (plain SGD on a first layer of 16384 weights or more also splits
-            that layer's inputs, each thread stepping its rows of W_0 itself). Results depend
-            on ``threads`` (the split), never on scheduling:
+        threads: minibatch steps (batch_size > 1) split each batch into ``threads`` parts
+            computed at once on that many of Numba's threads (the first layer's rows, then
+            blocks of the batch's rows), summed in order. Results depend on ``threads`` (the
+            split), never on scheduling:
             the same ``threads`` gives the same bits on any machine. Per-sample steps are
             sequential and ignore it. The first call with threads > 1 starts Numba's thread
             pool (OpenMP's where available: see the README about fork()).
