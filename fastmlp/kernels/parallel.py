@@ -15,7 +15,7 @@ largest tensor, never goes through the parts' gradient buffers (to be zeroed, fi
 and stepped), and each of its rows is read and written by one thread only. Against the
 earlier split of the batch's rows alone, side by side on 2 threads: MNIST 784-128-64-10 at
 batch 32 1.5x as fast, at batch 128 1.2x, dense MNIST at batch 128 1.17x; tiny networks,
-which gain nothing from threads either way, lose (bike 56-20-1 0.7-0.8x, digits 0.85x).
+which gain nothing from threads either way, lose (bike 56-20-1 0.7-0.8x, digits 0.85-0.87x).
 
 Python calls ``parallel_batch_epochs`` only when asked for threads: compiling it starts
 Numba's thread pool.
@@ -119,8 +119,9 @@ def finish_parts(params, n_w0, W, dW, lr, step_now, inputs, D0, stacked, sparse,
     sample, ``sparse_sgd_step``; for dense ones through their gradient in scratch[c]);
     otherwise their gradient, into the same rows of dW. A thread's rows of W_0 are read and
     written by that thread only, so they stay in its core's cache; and W_0's gradient, the
-    largest, is never summed over parts. (Columns split among the threads instead ran 5x
-    slower than one thread: each thread's writes made the other's prefetched lines stale.)
+    largest, is never summed over parts. (Columns split among the threads instead, each
+    thread writing only cache lines of its own, ran 5x slower than one thread; the same work
+    on two copies of W_0 did not slow down.)
 
     The other parameters: grads[0] <- the sum of the parts' gradients (added in order), and
     if ``step_now``, their SGD step. Subnormals flushed, then the mode ``caller``."""
