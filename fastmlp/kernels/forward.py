@@ -103,9 +103,8 @@ def forward(net, codes, A0, ws):
     """
     rows = A0.shape[0]
     Z = layer_block(ws, np.int64(0), rows)  # (a literal 0: one more compilation)
-    if first_layer_forward(A0, net.W[0], net.b[0], Z, ws.ptr, ws.input_index):
-        return forward_layers(net, codes, Z, ws, 1), True
-    return forward_layers(net, codes, Z, ws, 1), False
+    sparse = first_layer_forward(A0, net.W[0], net.b[0], Z, ws.ptr, ws.input_index)
+    return forward_layers(net, codes, Z, ws, 1), sparse
 
 
 @kernel
