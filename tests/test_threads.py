@@ -97,3 +97,14 @@ def test_bad_threads(threads, error):
     with pytest.raises(error, match="threads"):
         net.fit(X, y, batch_size=4, threads=threads)
     assert np.array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_more_threads_than_inputs(optimizer):
+    """Some threads get no rows of W_0 (1 input, 3 parts): they still add up their share of
+    the other parameters."""
+    X, y = make_data([1, 4, 2], "softmax", None, n=20, seed=2, zeros=0.5)
+    nets = [impl([1, 4, 2], dtype=np.float64, seed=1) for impl in (Network, reference.Network)]
+    for net in nets:
+        net.fit(X, y, epochs=3, batch_size=4, lr=0.1, optimizer=optimizer, threads=3)
+    assert relative_error(nets[0].params, nets[1].params) < 1e-10
