@@ -57,7 +57,6 @@ def first_layer_parts(X, batch, W, b, zero_bias, inputs, Z_parts, stacked, spars
     Subnormals flushed on each thread, then the mode ``caller``."""
     parts = inputs.shape[0]
     rows = batch.shape[0]
-    n_out = W.shape[1]
     for c in prange(parts):
         flush_subnormals()
         first, last = part_rows(c, W.shape[0], parts)
@@ -66,8 +65,7 @@ def first_layer_parts(X, batch, W, b, zero_bias, inputs, Z_parts, stacked, spars
             copy(X[batch[s], first:last], A[s])
         ws = workspace_part(stacked, c)
         sparse[c] = first_layer_forward(A, W[first:last], b if c == 0 else zero_bias,
-                                        flat_block(Z_parts[c], rows, n_out), ws.ptr,
-                                        ws.input_index)
+                                        Z_parts[c, :rows], ws.ptr, ws.input_index)
         restore_mode(caller)
 
 
@@ -80,7 +78,6 @@ def upper_layer_parts(net, codes, loss_code, T, batch, scale, Z_parts, stacked, 
     D0 <- the first layer's deltas. Subnormals flushed, then the mode ``caller``."""
     parts = grads.shape[0]
     rows = batch.shape[0]
-    n_out0 = D0.shape[1]
     for p in prange(parts):
         flush_subnormals()
         begin, end = part_rows(p, rows, parts)
@@ -88,9 +85,9 @@ def upper_layer_parts(net, codes, loss_code, T, batch, scale, Z_parts, stacked, 
             ws = workspace_part(stacked, p)
             Z0 = layer_block(ws, np.int64(0), end - begin)
             for s in range(end - begin):
-                copy(flat_block(Z_parts[0], rows, n_out0)[begin + s], Z0[s])
+                copy(Z_parts[0, begin + s], Z0[s])
                 for c in range(1, Z_parts.shape[0]):
-                    add(flat_block(Z_parts[c], rows, n_out0)[begin + s], Z0[s])
+                    add(Z_parts[c, begin + s], Z0[s])
             Z = forward_layers(net, codes, Z0, ws, 1)
             D = delta_block(ws.d_a, end - begin, Z.shape[1])
             loss = 0.0
@@ -136,12 +133,10 @@ def finish_parts(params, n_w0, W, dW, lr, step_now, inputs, D0, stacked, sparse,
         if step_now and sparse[c]:
             sparse_sgd_step(A, ws.ptr, ws.input_index, D0, W[first:last], lr)
         elif step_now:
+            # (W_0's rows first..last are params[first * n_out:last * n_out].)
             G = flat_block(scratch[c], last - first, n_out)
             np.dot(A.T, D0, G)
-            Wc = W[first:last]
-            for i in range(last - first):
-                for j in range(n_out):
-                    Wc[i, j] -= lr * G[i, j]
+            sgd(params[first * n_out:last * n_out], scratch[c, :G.size], lr)
         elif sparse[c]:
             sparse_weight_gradient(A, ws.ptr, ws.input_index, D0, dW[first:last])
         else:
@@ -171,7 +166,7 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     w0_part = (n_in + parts - 1) // parts
     stacked = workspaces(params, sizes, capacity, parts)
     inputs = np.empty((parts, capacity * w0_part), params.dtype)
-    Z_parts = np.empty((parts, capacity * n_out0), params.dtype)
+    Z_parts = np.empty((parts, capacity, n_out0), params.dtype)
     scratch = np.empty((parts, w0_part * n_out0), params.dtype)
     D0 = np.empty((capacity, n_out0), params.dtype)
     zero_bias = np.zeros(n_out0, params.dtype)
