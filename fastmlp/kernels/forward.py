@@ -9,6 +9,7 @@ from .activations import activate
 from .buffers import layer_bias, layer_weight
 from .compact import compact_vector, position_table
 from .jit import kernel, inline_kernel
+from .narrow import is_narrow, narrow_rows_sum
 from .workspace import layer_block, layer_row
 
 # Below this fraction of nonzero inputs, skipping zeros beats a dense matrix product.
@@ -156,7 +157,12 @@ def forward_hidden(net, codes, ws):
         activate(codes[l - 1], a)
         z = layer_row(ws, l)
         k = nonzeros(a, ws.index)
-        dense_forward_row(a, ws.index, k, layer_weight(net, l), layer_bias(net, l), z,
-                          a.dtype.type(1.0))
+        W, b = layer_weight(net, l), layer_bias(net, l)
+        if is_narrow(W):  # a row in one vector (see ``narrow``)
+            narrow_rows_sum(a, ws.index, k, W, z)
+            for j in range(z.shape[0]):
+                z[j] += b[j]
+        else:
+            dense_forward_row(a, ws.index, k, W, b, z, a.dtype.type(1.0))
         a = z
     return a

@@ -1,0 +1,89 @@
+"""Narrow rows as masked vectors (fastmlp/kernels/narrow.py), against NumPy: every width up to
+a vector's lanes, every remainder of the four-input steps, and nothing read or written past a
+row's end."""
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.registry import cpu_target
+
+from fastmlp.kernels.narrow import MASKED_LOADS, SCALAR_UP_TO, VECTOR_BYTES, is_narrow, \
+    narrow_row_dot, narrow_rows_sum, narrow_width
+
+
+@njit
+def rows_sum(a, index, k, W, z):
+    narrow_rows_sum(a, index, k, W, z)
+
+
+@njit
+def row_dot(W, i, d):
+    return narrow_row_dot(W, i, d)
+
+
+@njit
+def width(W):
+    return narrow_width(W)
+
+
+DTYPES = [np.float32, np.float64]
+
+
+def lanes(dtype) -> int:
+    return VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_width_is_a_vector_where_the_cpu_has_masked_loads(dtype):
+    features = cpu_target.target_context.codegen()._tm_features.split(",")
+    expected = lanes(dtype) if any(f in features for f in MASKED_LOADS) else 0
+    assert width(np.zeros((2, 3), dtype)) == expected
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_rows_sum_is_the_selected_rows_weighted_sum(dtype, index_dtype):
+    rng = np.random.default_rng(0)
+    for n in range(1, lanes(dtype) + 1):
+        W = rng.standard_normal((9, n)).astype(dtype)
+        a = rng.standard_normal(9).astype(dtype)
+        for k in range(9):  # 0, 1, 2, 3 left over after the steps of four
+            index = rng.permutation(9)[:k].astype(index_dtype)
+            z = np.full(n + lanes(dtype), 7, dtype)
+            rows_sum(a, index, k, W, z)
+            expected = a[index] @ W[index] if k else np.zeros(n)
+            np.testing.assert_allclose(z[:n], expected, rtol=1e-5, atol=1e-5)
+            assert (z[n:] == 7).all()  # nothing stored past the row
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_dot_is_the_rows_dot_product_and_leaves_w_as_it_was(dtype):
+    rng = np.random.default_rng(1)
+    for n in range(1, lanes(dtype) + 1):
+        W = rng.standard_normal((5, n)).astype(dtype)
+        d = np.concatenate([rng.standard_normal(n), np.full(lanes(dtype), np.nan)]).astype(dtype)
+        before = W.copy()
+        for i in range(5):
+            # NaN past d's first n entries: reading them would make the result NaN.
+            np.testing.assert_allclose(row_dot(W, i, d[:n]), W[i] @ d[:n], rtol=1e-5)
+        np.testing.assert_array_equal(W, before)
+
+
+def test_nan_in_a_row_propagates():
+    W = np.ones((2, 10), np.float32)
+    W[1, 9] = np.nan
+    z = np.zeros(10, np.float32)
+    rows_sum(np.ones(2, np.float32), np.array([0, 1], np.int32), 2, W, z)
+    assert np.isnan(z[9]) and np.isfinite(z[:9]).all()
+    assert np.isnan(row_dot(W, 1, np.ones(10, np.float32)))
+
+
+@njit
+def narrow(W):
+    return is_narrow(W)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_only_rows_wider_than_a_few_and_within_a_vector_are_narrow(dtype):
+    n_lanes = width(np.zeros((1, 1), dtype))
+    for n in range(1, 2 * lanes(dtype) + 2):
+        assert narrow(np.zeros((3, n), dtype)) == (SCALAR_UP_TO < n <= n_lanes)
