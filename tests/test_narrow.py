@@ -1,13 +1,13 @@
-"""Narrow rows as masked vectors (fastmlp/kernels/narrow.py), against NumPy: every width up to
-a vector's lanes, every remainder of the four-input steps, and nothing read or written past a
-row's end."""
+"""Narrow rows as masked vectors (fastmlp/kernels/narrow.py), against NumPy: every width they
+take, every remainder of the four-input steps, and nothing read or written past a row's
+end."""
 import numpy as np
 import pytest
 from numba import njit
 from numba.core.registry import cpu_target
 
-from fastmlp.kernels.narrow import MASKED_LOADS, SCALAR_UP_TO, VECTOR_BYTES, is_narrow, \
-    narrow_row_dot, narrow_rows_sum, narrow_width
+from fastmlp.kernels.narrow import MASKED_LOADS, SCALAR_UP_TO, SUM_VECTORS, VECTOR_BYTES, \
+    is_narrow, narrow_row_dot, narrow_rows_sum, sums_in_vectors
 
 
 @njit
@@ -20,11 +20,6 @@ def row_dot(W, i, d):
     return narrow_row_dot(W, i, d)
 
 
-@njit
-def width(W):
-    return narrow_width(W)
-
-
 DTYPES = [np.float32, np.float64]
 
 
@@ -32,18 +27,36 @@ def lanes(dtype) -> int:
     return VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_width_is_a_vector_where_the_cpu_has_masked_loads(dtype):
+def masked_loads() -> bool:
+    """Whether Numba compiles for a CPU with masked loads."""
     features = cpu_target.target_context.codegen()._tm_features.split(",")
-    expected = lanes(dtype) if any(f in features for f in MASKED_LOADS) else 0
-    assert width(np.zeros((2, 3), dtype)) == expected
+    return any(f in features for f in MASKED_LOADS)
+
+
+@njit
+def narrow(W):
+    return is_narrow(W)
+
+
+@njit
+def summed_in_vectors(W):
+    return sums_in_vectors(W)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_which_widths_take_the_vector_kernels(dtype):
+    for n in range(1, (SUM_VECTORS + 1) * lanes(dtype) + 2):
+        W = np.zeros((3, n), dtype)
+        wide = SCALAR_UP_TO < n and masked_loads()
+        assert narrow(W) == (wide and n <= lanes(dtype))
+        assert summed_in_vectors(W) == (wide and n <= SUM_VECTORS * lanes(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_rows_sum_is_the_selected_rows_weighted_sum(dtype, index_dtype):
     rng = np.random.default_rng(0)
-    for n in range(1, lanes(dtype) + 1):
+    for n in range(1, SUM_VECTORS * lanes(dtype) + 1):
         W = rng.standard_normal((9, n)).astype(dtype)
         a = rng.standard_normal(9).astype(dtype)
         for k in range(9):  # 0, 1, 2, 3 left over after the steps of four
@@ -76,14 +89,3 @@ def test_nan_in_a_row_propagates():
     assert np.isnan(z[9]) and np.isfinite(z[:9]).all()
     assert np.isnan(row_dot(W, 1, np.ones(10, np.float32)))
 
-
-@njit
-def narrow(W):
-    return is_narrow(W)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_only_rows_wider_than_a_few_and_within_a_vector_are_narrow(dtype):
-    n_lanes = width(np.zeros((1, 1), dtype))
-    for n in range(1, 2 * lanes(dtype) + 2):
-        assert narrow(np.zeros((3, n), dtype)) == (SCALAR_UP_TO < n <= n_lanes)

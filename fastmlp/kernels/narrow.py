@@ -1,12 +1,15 @@
-"""Rows of W narrower than one 64-byte vector (16 float32, 8 float64), each as one masked
-vector: the softmax layer of a small net (10 classes), a narrow hidden layer. Used per
-sample, in the layers above the first (``forward.forward_hidden``, ``backward.hidden_layer_sgd``).
+"""Narrow rows of W as masked 64-byte vectors (16 float32, 8 float64): the softmax layer of a
+small net (10 classes), narrow hidden layers. Used per sample: the forward sums of rows up to
+SUM_VECTORS vectors wide (``forward.sample_forward_row``), and the backward pass's dot
+products of rows one vector wide (``backward.hidden_layer_sgd``).
 
 LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 times) and runs
-anything shorter one element at a time, so a 10-wide layer ran scalar. A masked load reads
-the row's n entries into one vector (the lanes past n read nothing and hold 0). Digits
-(64-32-10) per sample: the 32->10 layer's forward pass 3x as fast (103 -> 35 ns), the epoch
-1.10-1.19x; MNIST (its 64->10 layer) 1.03-1.05x.
+anything shorter one element at a time, so a 10-wide layer ran scalar; a 32-wide row took
+one pass of that loop per four inputs, with its checks that rows and sums do not overlap. A
+masked load reads the row's n entries into one vector (the lanes past n read nothing and
+hold 0); a row of up to SUM_VECTORS vectors sums into registers. Digits (64-32-10) per
+sample: the 32->10 layer's forward pass 3x as fast (103 -> 35 ns), the epoch 1.16-1.34x;
+MNIST (its 128->64 and 64->10 layers) 1.02-1.05x.
 
 The SGD steps of narrow rows stay plain loops. A row stepped with a masked store blocks the
 next row's masked load, which overlaps the store's 64-byte span (rows are closer than
@@ -14,7 +17,8 @@ that), until the store retires: stepping rows that way made digits 0.7x as fast.
 forward sums and the backward pass's dot products (loads) use vectors.
 
 Masked loads are single instructions with AVX2 and AVX-512; elsewhere LLVM would split them
-into a branch per lane, so there ``narrow_width`` is 0 and callers keep their loops.
+into a branch per lane, so there ``is_narrow`` and ``sums_in_vectors`` are false and
+callers keep their loops.
 """
 from llvmlite import ir
 from numba import types
@@ -28,6 +32,7 @@ VECTOR_BYTES = 64
 # Rows this narrow or narrower keep their loops: a masked vector for XOR's 3-wide and 1-wide
 # layers made its epoch 0.95-1.0x as fast (bike's 1-wide output: the same speed).
 SCALAR_UP_TO = 4
+SUM_VECTORS = 4  # the widest rows narrow_rows_sum takes, in vectors
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
 
 
@@ -51,8 +56,7 @@ def _is_vector(a, dtype) -> bool:
 
 @intrinsic
 def narrow_width(typingctx, W):
-    """The widest rows of a matrix like W that the kernels below take: a vector's lanes, or
-    0 where the CPU has no masked loads."""
+    """A vector's lanes for W's dtype, or 0 where the CPU has no masked loads."""
     if not _is_matrix(W):
         return None
 
@@ -61,10 +65,18 @@ def narrow_width(typingctx, W):
     return types.intp(W), codegen
 
 
+# (Kernels, not intrinsics that compare the width themselves: with those, digits per
+# sample ran 1.10-1.22x slower, for no reason found.)
 @inline_kernel
 def is_narrow(W) -> bool:
-    """Whether W's rows go through the masked-vector kernels below."""
+    """Whether W's rows go through ``narrow_row_dot``: one vector each."""
     return SCALAR_UP_TO < W.shape[1] <= narrow_width(W)
+
+
+@inline_kernel
+def sums_in_vectors(W) -> bool:
+    """Whether W's rows go through ``narrow_rows_sum``: up to SUM_VECTORS vectors each."""
+    return SCALAR_UP_TO < W.shape[1] <= SUM_VECTORS * narrow_width(W)
 
 
 def _splat(builder, vector_t, x):
@@ -115,51 +127,69 @@ def _row(context, builder, W_ty, W_val, i, i_ty):
 @intrinsic
 def narrow_rows_sum(typingctx, a, index, k, W, z):
     """z <- sum over t < k of a[i] * W[i] with i = index[t], for rows of W no wider than
-    ``narrow_width``. Four inputs per step, added together before they join the sum: four
-    loads in flight instead of one chain of dependent additions."""
+    ``SUM_VECTORS`` vectors (``sums_in_vectors``): each row's vectors go into sums held in
+    registers, the last vector masked. Four inputs per step, added together before they
+    join the sums: four loads in flight instead of one chain of dependent additions."""
     if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(z, W.dtype)
             and isinstance(index, types.Array) and index.ndim == 1
             and isinstance(index.dtype, types.Integer) and isinstance(k, types.Integer)):
         return None
     flags = ("contract",)
+    n_lanes = _lanes(W.dtype)
 
     def codegen(context, builder, signature, args):
         a_val, index_val, k_val, W_val, z_val = args
-        vector_t = ir.VectorType(context.get_value_type(W.dtype), _lanes(W.dtype))
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), n_lanes)
         a_data = make_array(a)(context, builder, a_val).data
         index_data = make_array(index)(context, builder, index_val).data
+        z_data = make_array(z)(context, builder, z_val).data
         n = cgutils.unpack_tuple(builder, make_array(W)(context, builder, W_val).shape)[1]
-        mask = _first_lanes(builder, vector_t.count, n)
         k_val = context.cast(builder, k_val, k, types.intp)
+        n_vectors = builder.udiv(builder.add(n, cgutils.intp_t(n_lanes - 1)),
+                                 cgutils.intp_t(n_lanes))
+        # Vector v of a row covers its entries v * n_lanes, ...; only the last is partial.
+        offsets = [cgutils.intp_t(v * n_lanes) for v in range(SUM_VECTORS)]
+        masks = [_first_lanes(builder, n_lanes, builder.sub(n, offset)) for offset in offsets]
 
-        def term(t):  # a[i] * W[i], i = index[t]
+        def terms(t, count):  # a[i] * W[i]'s first count vectors, i = index[t]
             i = builder.load(builder.gep(index_data, [t]))
             row, _ = _row(context, builder, W, W_val, i, index.dtype)
-            a_i = builder.load(builder.gep(a_data, [context.cast(builder, i, index.dtype,
-                                                                 types.intp)]))
-            return builder.fmul(_splat(builder, vector_t, a_i),
-                                _masked_load(builder, vector_t, row, mask), flags=flags)
+            a_i = _splat(builder, vector_t, builder.load(
+                builder.gep(a_data, [context.cast(builder, i, index.dtype, types.intp)])))
+            return [builder.fmul(a_i, _masked_load(builder, vector_t,
+                                                   builder.gep(row, [offsets[v]]), masks[v]),
+                                 flags=flags) for v in range(count)]
 
-        total = cgutils.alloca_once_value(builder, ir.Constant(vector_t, None))
-        four = builder.udiv(k_val, cgutils.intp_t(4))
-        with cgutils.for_range(builder, four) as loop:
-            t = builder.mul(loop.index, cgutils.intp_t(4))
-            p = [term(builder.add(t, cgutils.intp_t(r))) for r in range(4)]
-            group = builder.fadd(builder.fadd(p[0], p[1], flags=flags),
-                                 builder.fadd(p[2], p[3], flags=flags), flags=flags)
-            builder.store(builder.fadd(builder.load(total), group, flags=flags), total)
-        with cgutils.for_range_slice(builder, builder.mul(four, cgutils.intp_t(4)), k_val,
-                                     cgutils.intp_t(1)) as (t, _):
-            builder.store(builder.fadd(builder.load(total), term(t), flags=flags), total)
-        _masked_store(builder, builder.load(total), make_array(z)(context, builder, z_val).data,
-                      mask)  # (once per call: no next load to block)
+        def add_to(sums, values):
+            for total, value in zip(sums, values):
+                builder.store(builder.fadd(builder.load(total), value, flags=flags), total)
+
+        # One loop per number of vectors, so that each keeps its sums in registers.
+        for count in range(1, SUM_VECTORS + 1):
+            is_count = builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))
+            with builder.if_then(is_count):
+                sums = [cgutils.alloca_once_value(builder, ir.Constant(vector_t, None))
+                        for _ in range(count)]
+                fours = builder.udiv(k_val, cgutils.intp_t(4))
+                with cgutils.for_range(builder, fours) as loop:
+                    t = builder.mul(loop.index, cgutils.intp_t(4))
+                    p = [terms(builder.add(t, cgutils.intp_t(r)), count) for r in range(4)]
+                    add_to(sums, [builder.fadd(builder.fadd(p[0][v], p[1][v], flags=flags),
+                                               builder.fadd(p[2][v], p[3][v], flags=flags),
+                                               flags=flags) for v in range(count)])
+                with cgutils.for_range_slice(builder, builder.mul(fours, cgutils.intp_t(4)),
+                                             k_val, cgutils.intp_t(1)) as (t, _):
+                    add_to(sums, terms(t, count))
+                for v in range(count):  # (once per call: no next load to block)
+                    _masked_store(builder, builder.load(sums[v]),
+                                  builder.gep(z_data, [offsets[v]]), masks[v])
         return context.get_dummy_value()
     return types.void(a, index, k, W, z), codegen
 
 
 @intrinsic
 def narrow_row_dot(typingctx, W, i, d):
-    """W[i] . d for a row of W no wider than ``narrow_width``."""
+    """W[i] . d for a row of W no wider than one vector (``is_narrow``)."""
     if not (_is_matrix(W) and isinstance(i, types.Integer) and _is_vector(d, W.dtype)):
         return None
 
