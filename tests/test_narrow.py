@@ -7,7 +7,7 @@ from numba import njit
 from numba.core.registry import cpu_target
 
 from fastmlp.kernels.narrow import MASKED_LOADS, SCALAR_UP_TO, SUM_VECTORS, VECTOR_BYTES, \
-    is_narrow, narrow_row_dot, narrow_rows_sum, sums_in_vectors
+    is_narrow, narrow_row_step, narrow_rows_sum, sums_in_vectors
 
 
 @njit
@@ -16,8 +16,8 @@ def rows_sum(a, index, k, W, z):
 
 
 @njit
-def row_dot(W, i, d):
-    return narrow_row_dot(W, i, d)
+def row_step(W, i, d, c):
+    return narrow_row_step(W, i, d, c)
 
 
 DTYPES = [np.float32, np.float64]
@@ -69,16 +69,21 @@ def test_rows_sum_is_the_selected_rows_weighted_sum(dtype, index_dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_row_dot_is_the_rows_dot_product_and_leaves_w_as_it_was(dtype):
+def test_row_step_returns_the_rows_dot_product_then_steps_that_row_only(dtype):
     rng = np.random.default_rng(1)
     for n in range(1, lanes(dtype) + 1):
+        # The rows sit next to each other, closer than a vector: a lane past the row's end
+        # would read or write the next row.
         W = rng.standard_normal((5, n)).astype(dtype)
+        # NaN past d's first n entries: reading them would make the results NaN.
         d = np.concatenate([rng.standard_normal(n), np.full(lanes(dtype), np.nan)]).astype(dtype)
-        before = W.copy()
         for i in range(5):
-            # NaN past d's first n entries: reading them would make the result NaN.
-            np.testing.assert_allclose(row_dot(W, i, d[:n]), W[i] @ d[:n], rtol=1e-5)
-        np.testing.assert_array_equal(W, before)
+            before = W.copy()
+            dot = row_step(W, i, d[:n], dtype(0.5))
+            np.testing.assert_allclose(dot, before[i] @ d[:n], rtol=1e-5)
+            np.testing.assert_allclose(W[i], before[i] - dtype(0.5) * d[:n], rtol=1e-6)
+            others = np.arange(5) != i
+            np.testing.assert_array_equal(W[others], before[others])
 
 
 def test_nan_in_a_row_propagates():
@@ -87,5 +92,5 @@ def test_nan_in_a_row_propagates():
     z = np.zeros(10, np.float32)
     rows_sum(np.ones(2, np.float32), np.array([0, 1], np.int32), 2, W, z)
     assert np.isnan(z[9]) and np.isfinite(z[:9]).all()
-    assert np.isnan(row_dot(W, 1, np.ones(10, np.float32)))
+    assert np.isnan(row_step(W, 1, np.ones(10, np.float32), np.float32(0.1)))
 

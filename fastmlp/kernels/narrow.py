@@ -1,7 +1,7 @@
 """Narrow rows of W as masked 64-byte vectors (16 float32, 8 float64): the softmax layer of a
 small net (10 classes), narrow hidden layers. Used per sample: the forward sums of rows up to
-SUM_VECTORS vectors wide (``forward.sample_forward_row``), and the backward pass's dot
-products of rows one vector wide (``backward.hidden_layer_sgd``).
+SUM_VECTORS vectors wide (``forward.sample_forward_row``), and the fused backward dot
+products and SGD steps of rows one vector wide (``backward.hidden_layer_sgd``).
 
 LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 times) and runs
 anything shorter one element at a time, so a 10-wide layer ran scalar; a 32-wide row took
@@ -11,10 +11,10 @@ hold 0); a row of up to SUM_VECTORS vectors sums into registers. Digits (64-32-1
 sample: the 32->10 layer's forward pass 3x as fast (103 -> 35 ns), the epoch 1.16-1.34x;
 MNIST (its 128->64 and 64->10 layers) 1.02-1.05x.
 
-The SGD steps of narrow rows stay plain loops. A row stepped with a masked store blocks the
-next row's masked load, which overlaps the store's 64-byte span (rows are closer than
-that), until the store retires: stepping rows that way made digits 0.7x as fast. So only the
-forward sums and the backward pass's dot products (loads) use vectors.
+A masked store blocks a later masked load that overlaps its 64-byte span (not only its n
+entries) until the store retires, and narrow rows sit closer than 64 bytes: stepping the
+rows in order made digits 0.7x as fast. So ``backward.hidden_layer_sgd`` steps rows a
+vector's length apart, and reaches the rows in between on later passes.
 
 Masked loads are single instructions with AVX2 and AVX-512; elsewhere LLVM would split them
 into a branch per lane, so there ``is_narrow`` and ``sums_in_vectors`` are false and
@@ -69,7 +69,7 @@ def narrow_width(typingctx, W):
 # sample ran 1.10-1.22x slower, for no reason found.)
 @inline_kernel
 def is_narrow(W) -> bool:
-    """Whether W's rows go through ``narrow_row_dot``: one vector each."""
+    """Whether W's rows go through ``narrow_row_step``: one vector each."""
     return SCALAR_UP_TO < W.shape[1] <= narrow_width(W)
 
 
@@ -188,13 +188,16 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
 
 
 @intrinsic
-def narrow_row_dot(typingctx, W, i, d):
-    """W[i] . d for a row of W no wider than one vector (``is_narrow``)."""
-    if not (_is_matrix(W) and isinstance(i, types.Integer) and _is_vector(d, W.dtype)):
+def narrow_row_step(typingctx, W, i, d, c):
+    """Returns W[i] . d, then W[i] <- W[i] - c d, for a row of W no wider than one vector
+    (``is_narrow``): one masked load of the row, one masked store."""
+    if not (_is_matrix(W) and isinstance(i, types.Integer) and _is_vector(d, W.dtype)
+            and c == W.dtype):
         return None
+    flags = ("contract",)
 
     def codegen(context, builder, signature, args):
-        W_val, i_val, d_val = args
+        W_val, i_val, d_val, c_val = args
         vector_t = ir.VectorType(context.get_value_type(W.dtype), _lanes(W.dtype))
         row, n = _row(context, builder, W, W_val, i_val, i)
         mask = _first_lanes(builder, vector_t.count, n)
@@ -204,7 +207,9 @@ def narrow_row_dot(typingctx, W, i, d):
         add = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(vector_t.element, [vector_t.element, vector_t]),
             f"llvm.vector.reduce.fadd.{_suffix(vector_t)}")
-        return builder.call(add, [ir.Constant(vector_t.element, 0.0),
-                                  builder.fmul(w, d_vec, flags=("contract",))],
-                            fastmath=("reassoc",))
-    return W.dtype(W, i, d), codegen
+        dot = builder.call(add, [ir.Constant(vector_t.element, 0.0),
+                                 builder.fmul(w, d_vec, flags=flags)], fastmath=("reassoc",))
+        step = builder.fmul(_splat(builder, vector_t, c_val), d_vec, flags=flags)
+        _masked_store(builder, builder.fsub(w, step, flags=flags), row, mask)
+        return dot
+    return W.dtype(W, i, d, c), codegen
