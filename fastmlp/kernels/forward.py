@@ -9,7 +9,7 @@ from .activations import activate
 from .buffers import layer_bias, layer_weight
 from .compact import compact_vector, position_table
 from .jit import kernel, inline_kernel
-from .narrow import narrow_rows_sum, sums_in_vectors
+from .vectors import narrow_rows_sum, sums_in_vectors
 from .workspace import layer_block, layer_row
 
 # Below this fraction of nonzero inputs, skipping zeros beats a dense matrix product.
@@ -67,7 +67,7 @@ def dense_forward_row(a, index, k, W, b, z, scale):
 @inline_kernel
 def sample_forward_row(a, index, k, W, b, z, scale):
     """``dense_forward_row`` for one sample: rows of W up to a few vectors wide as vectors
-    in registers (``narrow``: digits per sample 1.16-1.34x, MNIST's 64-wide and 10-wide
+    in registers (``vectors``: digits per sample 1.16-1.34x, MNIST's 64-wide and 10-wide
     layers 1.02-1.05x), wider ones as LLVM's loops."""
     if sums_in_vectors(W):
         narrow_rows_sum(a, index, k, W, z)

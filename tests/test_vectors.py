@@ -1,4 +1,4 @@
-"""Narrow rows as masked vectors (fastmlp/kernels/narrow.py), against NumPy: every width they
+"""Narrow rows as masked vectors (fastmlp/kernels/vectors.py), against NumPy: every width they
 take, every remainder of the four-input steps, and nothing read or written past a row's
 end."""
 import numpy as np
@@ -6,8 +6,9 @@ import pytest
 from numba import njit
 from numba.core.registry import cpu_target
 
-from fastmlp.kernels.narrow import MASKED_LOADS, SCALAR_UP_TO, SUM_VECTORS, VECTOR_BYTES, \
-    is_narrow, narrow_row_step, narrow_rows_sum, sums_in_vectors
+from fastmlp.kernels.vectors import MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, \
+    VECTOR_BYTES, is_narrow, narrow_row_step, narrow_rows_sum, steps_in_vectors, sums_in_vectors, \
+    whole_vector_rows_step
 
 
 @njit
@@ -43,6 +44,16 @@ def summed_in_vectors(W):
     return sums_in_vectors(W)
 
 
+@njit
+def stepped_in_vectors(W):
+    return steps_in_vectors(W)
+
+
+@njit
+def rows_step(a, index, k, W, d, lr):
+    whole_vector_rows_step(a, index, k, W, d, lr)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_which_widths_take_the_vector_kernels(dtype):
     for n in range(1, (SUM_VECTORS + 1) * lanes(dtype) + 2):
@@ -50,6 +61,9 @@ def test_which_widths_take_the_vector_kernels(dtype):
         wide = SCALAR_UP_TO < n and masked_loads()
         assert narrow(W) == (wide and n <= lanes(dtype))
         assert summed_in_vectors(W) == (wide and n <= SUM_VECTORS * lanes(dtype))
+    for n in range(1, (STEP_VECTORS + 1) * lanes(dtype) + 2):
+        whole = masked_loads() and n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
+        assert stepped_in_vectors(np.zeros((3, n), dtype)) == whole
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -83,6 +97,25 @@ def test_row_step_returns_the_rows_dot_product_then_steps_that_row_only(dtype):
             np.testing.assert_allclose(dot, before[i] @ d[:n], rtol=1e-5)
             np.testing.assert_allclose(W[i], before[i] - dtype(0.5) * d[:n], rtol=1e-6)
             others = np.arange(5) != i
+            np.testing.assert_array_equal(W[others], before[others])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rows_step_steps_the_selected_rows_only(dtype):
+    rng = np.random.default_rng(2)
+    for count in range(1, STEP_VECTORS + 1):
+        n = count * lanes(dtype)
+        W = rng.standard_normal((9, n)).astype(dtype)
+        a = rng.standard_normal(9).astype(dtype)
+        d = rng.standard_normal(n).astype(dtype)
+        for k in range(9):
+            index = rng.permutation(9)[:k].astype(np.int32)
+            before = W.copy()
+            rows_step(a, index, k, W, d, dtype(0.5))
+            expected = before.copy()
+            expected[index] -= np.outer(dtype(0.5) * a[index], d)
+            np.testing.assert_allclose(W, expected, rtol=1e-5, atol=1e-6)
+            others = np.setdiff1d(np.arange(9), index)
             np.testing.assert_array_equal(W[others], before[others])
 
 

@@ -1,7 +1,12 @@
-"""Narrow rows of W as masked 64-byte vectors (16 float32, 8 float64): the softmax layer of a
-small net (10 classes), narrow hidden layers. Used per sample: the forward sums of rows up to
-SUM_VECTORS vectors wide (``forward.sample_forward_row``), and the fused backward dot
-products and SGD steps of rows one vector wide (``backward.hidden_layer_sgd``).
+"""Rows of W as 64-byte vectors (16 float32, 8 float64) held in registers, where LLVM's
+loops do worse, per sample:
+- the forward sums of rows up to SUM_VECTORS vectors wide, the last vector masked
+  (``forward.sample_forward_row``): the softmax layer of a small net (10 classes), narrow
+  hidden layers;
+- the fused backward dot products and SGD steps of rows one vector wide, masked
+  (``backward.hidden_layer_sgd``);
+- the first layer's steps of rows of up to STEP_VECTORS whole vectors, d's vectors kept in
+  registers (``backward.sgd_nonzero_rows``).
 
 LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 times) and runs
 anything shorter one element at a time, so a 10-wide layer ran scalar; a 32-wide row took
@@ -17,8 +22,8 @@ rows in order made digits 0.7x as fast. So ``backward.hidden_layer_sgd`` steps r
 vector's length apart, and reaches the rows in between on later passes.
 
 Masked loads are single instructions with AVX2 and AVX-512; elsewhere LLVM would split them
-into a branch per lane, so there ``is_narrow`` and ``sums_in_vectors`` are false and
-callers keep their loops.
+into a branch per lane, so there ``narrow_width`` is 0, ``is_narrow``, ``sums_in_vectors``
+and ``steps_in_vectors`` are false, and callers keep their loops.
 """
 from llvmlite import ir
 from numba import types
@@ -32,7 +37,8 @@ VECTOR_BYTES = 64
 # Rows this narrow or narrower keep their loops: a masked vector for XOR's 3-wide and 1-wide
 # layers made its epoch 0.95-1.0x as fast (bike's 1-wide output: the same speed).
 SCALAR_UP_TO = 4
-SUM_VECTORS = 4  # the widest rows narrow_rows_sum takes, in vectors
+SUM_VECTORS = 4  # the widest rows narrow_rows_sum takes, in vectors (8: MNIST 0.94-0.96x)
+STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
 
 
@@ -71,6 +77,14 @@ def narrow_width(typingctx, W):
 def is_narrow(W) -> bool:
     """Whether W's rows go through ``narrow_row_step``: one vector each."""
     return SCALAR_UP_TO < W.shape[1] <= narrow_width(W)
+
+
+@inline_kernel
+def steps_in_vectors(W) -> bool:
+    """Whether W's rows go through ``whole_vector_rows_step``: 1 to STEP_VECTORS whole
+    vectors each."""
+    lanes = narrow_width(W)
+    return lanes > 0 and W.shape[1] % lanes == 0 and W.shape[1] <= STEP_VECTORS * lanes
 
 
 @inline_kernel
@@ -213,3 +227,50 @@ def narrow_row_step(typingctx, W, i, d, c):
         _masked_store(builder, builder.fsub(w, step, flags=flags), row, mask)
         return dot
     return W.dtype(W, i, d, c), codegen
+
+
+@intrinsic
+def whole_vector_rows_step(typingctx, a, index, k, W, d, lr):
+    """W[i] <- W[i] - (lr a[i]) d for i = index[t], t from k - 1 down to 0 (last row first),
+    for rows of W of 1 to STEP_VECTORS whole vectors (``steps_in_vectors``): d's vectors stay
+    in registers, and no masks are needed (so nothing waits on an overlapping store)."""
+    if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
+            and isinstance(index, types.Array) and index.ndim == 1
+            and isinstance(index.dtype, types.Integer) and isinstance(k, types.Integer)
+            and lr == W.dtype):
+        return None
+    flags = ("contract",)
+    n_lanes = _lanes(W.dtype)
+
+    def codegen(context, builder, signature, args):
+        a_val, index_val, k_val, W_val, d_val, lr_val = args
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), n_lanes)
+        a_data = make_array(a)(context, builder, a_val).data
+        index_data = make_array(index)(context, builder, index_val).data
+        d_data = make_array(d)(context, builder, d_val).data
+        n = cgutils.unpack_tuple(builder, make_array(W)(context, builder, W_val).shape)[1]
+        k_val = context.cast(builder, k_val, k, types.intp)
+        n_vectors = builder.udiv(n, cgutils.intp_t(n_lanes))
+
+        def vector_at(pointer, v):  # a pointer to vector v from pointer
+            return builder.bitcast(builder.gep(pointer, [cgutils.intp_t(v * n_lanes)]),
+                                   vector_t.as_pointer())
+
+        # One loop per number of vectors, so that each keeps d's vectors in registers.
+        for count in range(1, STEP_VECTORS + 1):
+            with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
+                d_vectors = [builder.load(vector_at(d_data, v), align=4) for v in range(count)]
+                with cgutils.for_range(builder, k_val) as loop:
+                    t = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
+                    i = builder.load(builder.gep(index_data, [t]))
+                    row, _ = _row(context, builder, W, W_val, i, index.dtype)
+                    a_i = builder.load(builder.gep(
+                        a_data, [context.cast(builder, i, index.dtype, types.intp)]))
+                    c = _splat(builder, vector_t, builder.fmul(lr_val, a_i))
+                    for v in range(count):
+                        w = vector_at(row, v)
+                        step = builder.fmul(c, d_vectors[v], flags=flags)
+                        builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags),
+                                      w, align=4)
+        return context.get_dummy_value()
+    return types.void(a, index, k, W, d, lr), codegen
