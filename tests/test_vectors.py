@@ -50,8 +50,8 @@ def stepped_in_vectors(W):
 
 
 @njit
-def rows_step(a, index, k, W, d, lr):
-    whole_vector_rows_step(a, index, k, W, d, lr)
+def rows_step(a, index, k, W, d, lr, last_first):
+    whole_vector_rows_step(a, index, k, W, d, lr, last_first)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -101,7 +101,8 @@ def test_row_step_returns_the_rows_dot_product_then_steps_that_row_only(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_rows_step_steps_the_selected_rows_only(dtype):
+@pytest.mark.parametrize("last_first", [False, True])
+def test_rows_step_steps_the_selected_rows_only(dtype, last_first):
     rng = np.random.default_rng(2)
     for count in range(1, STEP_VECTORS + 1):
         n = count * lanes(dtype)
@@ -111,7 +112,7 @@ def test_rows_step_steps_the_selected_rows_only(dtype):
         for k in range(9):
             index = rng.permutation(9)[:k].astype(np.int32)
             before = W.copy()
-            rows_step(a, index, k, W, d, dtype(0.5))
+            rows_step(a, index, k, W, d, dtype(0.5), last_first)
             expected = before.copy()
             expected[index] -= np.outer(dtype(0.5) * a[index], d)
             np.testing.assert_allclose(W, expected, rtol=1e-5, atol=1e-6)

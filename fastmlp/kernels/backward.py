@@ -61,12 +61,19 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
     sample through ``sgd_nonzero_rows`` instead (one row per pass below FOUR_ROWS_FROM) made
     bike's 20-wide batches 0.95x as fast."""
     n_out = W.shape[1]
+    # Every other sample takes its rows last to first: the rows a sample shares with the one
+    # before come first, while the L1 cache still holds them (MNIST batch 32 1.025-1.033x
+    # side by side, batch 128 the same; each row's steps keep their order, so the results
+    # are the same bits).
+    if steps_in_vectors(W):
+        # (See ``vectors``. MNIST batch 32 1.0-1.06x on one thread and 1.08-1.09x on two,
+        # batch 128 1.0x and 1.06-1.08x.)
+        for s in range(A.shape[0]):
+            whole_vector_rows_step(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, D[s],
+                                   lr, s % 2 == 1)
+        return
     for s in range(A.shape[0]):
         a, d = A[s], D[s]
-        # Every other sample takes its rows last to first: the rows a sample shares with the
-        # one before come first, while the L1 cache still holds them (MNIST batch 32
-        # 1.025-1.033x side by side, batch 128 the same; each row's steps keep their order,
-        # so the results are the same bits).
         step = 1 if s % 2 == 0 else -1
         first = ptr[s] if step == 1 else ptr[s + 1] - 1
         k = ptr[s + 1] - ptr[s]
@@ -180,7 +187,7 @@ def sgd_nonzero_rows(W, a, index, k, d, lr):
     # Rows of whole vectors (see ``vectors``; per sample: digits 1.05-1.24x, MNIST 1.05-1.06x,
     # dense MNIST 1.02x).
     if steps_in_vectors(W):
-        whole_vector_rows_step(a, index, k, W, d, lr)
+        whole_vector_rows_step(a, index, k, W, d, lr, True)
         return
     # Last row first: the next sample's forward pass reads its rows first to last, and finds
     # the first ones it shares with this sample still in L1 (MNIST 1.012-1.033x side by

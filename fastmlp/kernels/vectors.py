@@ -230,20 +230,21 @@ def narrow_row_step(typingctx, W, i, d, c):
 
 
 @intrinsic
-def whole_vector_rows_step(typingctx, a, index, k, W, d, lr):
-    """W[i] <- W[i] - (lr a[i]) d for i = index[t], t from k - 1 down to 0 (last row first),
-    for rows of W of 1 to STEP_VECTORS whole vectors (``steps_in_vectors``): d's vectors stay
-    in registers, and no masks are needed (so nothing waits on an overlapping store)."""
+def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
+    """W[i] <- W[i] - (lr a[i]) d for i = index[t], t < k, the last row first if
+    ``last_first``, for rows of W of 1 to STEP_VECTORS whole vectors (``steps_in_vectors``):
+    d's vectors stay in registers, and no masks are needed (so nothing waits on an
+    overlapping store)."""
     if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
             and isinstance(index, types.Array) and index.ndim == 1
             and isinstance(index.dtype, types.Integer) and isinstance(k, types.Integer)
-            and lr == W.dtype):
+            and lr == W.dtype and last_first == types.boolean):
         return None
     flags = ("contract",)
     n_lanes = _lanes(W.dtype)
 
     def codegen(context, builder, signature, args):
-        a_val, index_val, k_val, W_val, d_val, lr_val = args
+        a_val, index_val, k_val, W_val, d_val, lr_val, last_first_val = args
         vector_t = ir.VectorType(context.get_value_type(W.dtype), n_lanes)
         a_data = make_array(a)(context, builder, a_val).data
         index_data = make_array(index)(context, builder, index_val).data
@@ -261,7 +262,8 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr):
             with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
                 d_vectors = [builder.load(vector_at(d_data, v), align=4) for v in range(count)]
                 with cgutils.for_range(builder, k_val) as loop:
-                    t = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
+                    last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
+                    t = builder.select(last_first_val, last, loop.index)
                     i = builder.load(builder.gep(index_data, [t]))
                     row, _ = _row(context, builder, W, W_val, i, index.dtype)
                     a_i = builder.load(builder.gep(
@@ -273,4 +275,4 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr):
                         builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags),
                                       w, align=4)
         return context.get_dummy_value()
-    return types.void(a, index, k, W, d, lr), codegen
+    return types.void(a, index, k, W, d, lr, last_first), codegen
