@@ -7,7 +7,7 @@ from .borrow import borrowed
 from .buffers import borrowed_flat, layer_weight, layers
 from .forward import forward, forward_sample, nonzeros
 from .jit import entry_kernel, inline_kernel, kernel
-from .loss import output_loss, sample_loss
+from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .prefetch import prefetch_sample
 from .update import SGD, sgd, step
@@ -172,7 +172,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
                 prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
             k0 = nonzeros(X[i], ws.input_index)
             z = forward_sample(net, codes, X[i], k0, ws, params.dtype.type(scale))
-            total += sample_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
+            total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             if lazy:
                 scale *= decay
             backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2, lazy,
