@@ -7,7 +7,7 @@ from numba import njit
 from numba.core.registry import cpu_target
 
 from fastmlp.kernels.vectors import MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, \
-    VECTOR_BYTES, is_narrow, narrow_row_step, narrow_rows_sum, steps_in_vectors, sums_in_vectors, \
+    VECTOR_LANES, is_narrow, narrow_row_step, narrow_rows_sum, steps_in_vectors, sums_in_vectors, \
     whole_vector_rows_step
 
 
@@ -25,7 +25,7 @@ DTYPES = [np.float32, np.float64]
 
 
 def lanes(dtype) -> int:
-    return VECTOR_BYTES // np.dtype(dtype).itemsize
+    return VECTOR_LANES
 
 
 def masked_loads() -> bool:

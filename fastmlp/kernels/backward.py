@@ -65,9 +65,9 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
     # before come first, while the L1 cache still holds them (MNIST batch 32 1.025-1.033x
     # side by side, batch 128 the same; each row's steps keep their order, so the results
     # are the same bits).
-    if steps_in_vectors(W):
+    if steps_in_vectors(W) and W.itemsize == 4:
         # (See ``vectors``. MNIST batch 32 1.0-1.06x on one thread and 1.08-1.09x on two,
-        # batch 128 1.0x and 1.06-1.08x.)
+        # batch 128 1.0x and 1.06-1.08x; float64 batch 128 0.96x, so not float64.)
         for s in range(A.shape[0]):
             whole_vector_rows_step(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, D[s],
                                    lr, s % 2 == 1)

@@ -1,4 +1,5 @@
-"""Rows of W as 64-byte vectors (16 float32, 8 float64), where LLVM's loops do worse:
+"""Rows of W as vectors of 16 entries (one 64-byte register of float32, two of float64), where
+LLVM's loops do worse:
 - per sample, the forward sums of rows up to SUM_VECTORS vectors wide in registers, the last
   vector masked (``forward.sample_forward_row``): the softmax layer of a small net (10
   classes), narrow hidden layers;
@@ -15,7 +16,7 @@ hold 0); a row of up to SUM_VECTORS vectors sums into registers. Digits (64-32-1
 sample: the 32->10 layer's forward pass 3x as fast (103 -> 35 ns), the epoch 1.16-1.34x;
 MNIST (its 128->64 and 64->10 layers) 1.02-1.05x.
 
-A masked store blocks a later masked load that overlaps its 64-byte span (not only its n
+A masked store blocks a later masked load that overlaps its vector's span (not only its n
 entries) until the store retires, and narrow rows sit closer than 64 bytes: stepping the
 rows in order made digits 0.7x as fast. So ``backward.hidden_layer_sgd`` steps rows a
 vector's length apart, and reaches the rows in between on later passes.
@@ -32,17 +33,15 @@ from numba.np.arrayobj import make_array
 
 from .jit import inline_kernel
 
-VECTOR_BYTES = 64
+# Entries per vector, either dtype: float64 with 8 (one register), the 10-wide layers of MNIST
+# and digits stayed scalar, and float64 per sample took 2.03x float32's time (goal: 2x).
+VECTOR_LANES = 16
 # Rows this narrow or narrower keep their loops: a masked vector for XOR's 3-wide and 1-wide
 # layers made its epoch 0.95-1.0x as fast (bike's 1-wide output: the same speed).
 SCALAR_UP_TO = 4
 SUM_VECTORS = 4  # the widest rows narrow_rows_sum takes, in vectors (8: MNIST 0.94-0.96x)
 STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
-
-
-def _lanes(dtype) -> int:
-    return VECTOR_BYTES // (dtype.bitwidth // 8)
 
 
 def _has_masked_loads(context) -> bool:
@@ -66,7 +65,7 @@ def narrow_width(typingctx, W):
         return None
 
     def codegen(context, builder, signature, args):
-        return cgutils.intp_t(_lanes(W.dtype) if _has_masked_loads(context) else 0)
+        return cgutils.intp_t(VECTOR_LANES if _has_masked_loads(context) else 0)
     return types.intp(W), codegen
 
 
@@ -148,7 +147,7 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
             and isinstance(index.dtype, types.Integer) and isinstance(k, types.Integer)):
         return None
     flags = ("contract",)
-    n_lanes = _lanes(W.dtype)
+    n_lanes = VECTOR_LANES
 
     def codegen(context, builder, signature, args):
         a_val, index_val, k_val, W_val, z_val = args
@@ -211,7 +210,7 @@ def narrow_row_step(typingctx, W, i, d, c):
 
     def codegen(context, builder, signature, args):
         W_val, i_val, d_val, c_val = args
-        vector_t = ir.VectorType(context.get_value_type(W.dtype), _lanes(W.dtype))
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
         row, n = _row(context, builder, W, W_val, i_val, i)
         mask = _first_lanes(builder, vector_t.count, n)
         w = _masked_load(builder, vector_t, row, mask)
@@ -241,7 +240,7 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
             and lr == W.dtype and last_first == types.boolean):
         return None
     flags = ("contract",)
-    n_lanes = _lanes(W.dtype)
+    n_lanes = VECTOR_LANES
 
     def codegen(context, builder, signature, args):
         a_val, index_val, k_val, W_val, d_val, lr_val, last_first_val = args
