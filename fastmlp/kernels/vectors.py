@@ -60,7 +60,7 @@ def _is_vector(a, dtype) -> bool:
 
 @intrinsic
 def narrow_width(typingctx, W):
-    """A vector's lanes for W's dtype, or 0 where the CPU has no masked loads."""
+    """A vector's entries (VECTOR_LANES), or 0 where the CPU has no masked loads."""
     if not _is_matrix(W):
         return None
 
@@ -106,12 +106,13 @@ def _first_lanes(builder, count, n):
 
 
 def _suffix(vector_t) -> str:
-    """How LLVM's intrinsics name vector_t: v16f32, v8f64."""
+    """How LLVM's intrinsics name vector_t: v16f32, v16f64."""
     return f"v{vector_t.count}{vector_t.element.intrinsic_name}"
 
 
 def _masked_load(builder, vector_t, pointer, mask):
-    """The lanes of vector_t at pointer that mask selects; 0 in the others."""
+    """The lanes of vector_t at pointer that mask selects; 0 in the others. (The names of the
+    masked intrinsics end in ``.p0``: LLVM's opaque pointers, as in llvmlite 0.50.)"""
     load = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(vector_t, [ir.PointerType(), ir.IntType(32), mask.type,
                                                    vector_t]),
