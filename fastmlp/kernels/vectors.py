@@ -137,38 +137,48 @@ def _row(context, builder, W_ty, W_val, i, i_ty):
     return builder.gep(W_arr.data, [builder.mul(i, n)]), n
 
 
+def _are_listed_rows(a, index, k, W) -> bool:
+    """Whether a (n_in,), index (integers) and k fit W for ``_listed_row``."""
+    return (_is_matrix(W) and _is_vector(a, W.dtype) and isinstance(index, types.Array)
+            and index.ndim == 1 and isinstance(index.dtype, types.Integer)
+            and isinstance(k, types.Integer))
+
+
+def _listed_row(context, builder, a_ty, a_val, index_ty, index_val, W_ty, W_val, t):
+    """For i = index[t]: a pointer to row i of W, and a[i]."""
+    i = builder.load(builder.gep(make_array(index_ty)(context, builder, index_val).data, [t]))
+    row, _ = _row(context, builder, W_ty, W_val, i, index_ty.dtype)
+    a_data = make_array(a_ty)(context, builder, a_val).data
+    return row, builder.load(builder.gep(a_data, [context.cast(builder, i, index_ty.dtype,
+                                                               types.intp)]))
+
+
 @intrinsic
 def narrow_rows_sum(typingctx, a, index, k, W, z):
     """z <- sum over t < k of a[i] * W[i] with i = index[t], for rows of W no wider than
     ``SUM_VECTORS`` vectors (``sums_in_vectors``): each row's vectors go into sums held in
     registers, the last vector masked. Four inputs per step, added together before they
     join the sums: four loads in flight instead of one chain of dependent additions."""
-    if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(z, W.dtype)
-            and isinstance(index, types.Array) and index.ndim == 1
-            and isinstance(index.dtype, types.Integer) and isinstance(k, types.Integer)):
+    if not (_are_listed_rows(a, index, k, W) and _is_vector(z, W.dtype)):
         return None
     flags = ("contract",)
-    n_lanes = VECTOR_LANES
 
     def codegen(context, builder, signature, args):
         a_val, index_val, k_val, W_val, z_val = args
-        vector_t = ir.VectorType(context.get_value_type(W.dtype), n_lanes)
-        a_data = make_array(a)(context, builder, a_val).data
-        index_data = make_array(index)(context, builder, index_val).data
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
         z_data = make_array(z)(context, builder, z_val).data
         n = cgutils.unpack_tuple(builder, make_array(W)(context, builder, W_val).shape)[1]
         k_val = context.cast(builder, k_val, k, types.intp)
-        n_vectors = builder.udiv(builder.add(n, cgutils.intp_t(n_lanes - 1)),
-                                 cgutils.intp_t(n_lanes))
-        # Vector v of a row covers its entries v * n_lanes, ...; only the last is partial.
-        offsets = [cgutils.intp_t(v * n_lanes) for v in range(SUM_VECTORS)]
-        masks = [_first_lanes(builder, n_lanes, builder.sub(n, offset)) for offset in offsets]
+        n_vectors = builder.udiv(builder.add(n, cgutils.intp_t(VECTOR_LANES - 1)),
+                                 cgutils.intp_t(VECTOR_LANES))
+        # Vector v of a row starts at entry v * VECTOR_LANES; only the last is partial.
+        offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(SUM_VECTORS)]
+        masks = [_first_lanes(builder, VECTOR_LANES, builder.sub(n, offset))
+                 for offset in offsets]
 
         def terms(t, count):  # a[i] * W[i]'s first count vectors, i = index[t]
-            i = builder.load(builder.gep(index_data, [t]))
-            row, _ = _row(context, builder, W, W_val, i, index.dtype)
-            a_i = _splat(builder, vector_t, builder.load(
-                builder.gep(a_data, [context.cast(builder, i, index.dtype, types.intp)])))
+            row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
+            a_i = _splat(builder, vector_t, a_i)
             return [builder.fmul(a_i, _masked_load(builder, vector_t,
                                                    builder.gep(row, [offsets[v]]), masks[v]),
                                  flags=flags) for v in range(count)]
@@ -235,34 +245,26 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
     without the checks of LLVM's loops that rows and d do not overlap, and without masks (so
     nothing waits on an overlapping store). (A loop per number of vectors, each holding d's
     vectors in registers, was 1.01-1.03x as fast and compiled 0.4 s slower per caller.)"""
-    if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
-            and isinstance(index, types.Array) and index.ndim == 1
-            and isinstance(index.dtype, types.Integer) and isinstance(k, types.Integer)
-            and lr == W.dtype and last_first == types.boolean):
+    if not (_are_listed_rows(a, index, k, W) and _is_vector(d, W.dtype) and lr == W.dtype
+            and last_first == types.boolean):
         return None
     flags = ("contract",)
-    n_lanes = VECTOR_LANES
 
     def codegen(context, builder, signature, args):
         a_val, index_val, k_val, W_val, d_val, lr_val, last_first_val = args
-        vector_t = ir.VectorType(context.get_value_type(W.dtype), n_lanes)
-        a_data = make_array(a)(context, builder, a_val).data
-        index_data = make_array(index)(context, builder, index_val).data
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
         d_data = make_array(d)(context, builder, d_val).data
         n = cgutils.unpack_tuple(builder, make_array(W)(context, builder, W_val).shape)[1]
         k_val = context.cast(builder, k_val, k, types.intp)
-        n_vectors = builder.udiv(n, cgutils.intp_t(n_lanes))
+        n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
 
         with cgutils.for_range(builder, k_val) as loop:
             last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
             t = builder.select(last_first_val, last, loop.index)
-            i = builder.load(builder.gep(index_data, [t]))
-            row, _ = _row(context, builder, W, W_val, i, index.dtype)
-            a_i = builder.load(builder.gep(
-                a_data, [context.cast(builder, i, index.dtype, types.intp)]))
+            row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
             c = _splat(builder, vector_t, builder.fmul(lr_val, a_i))
             with cgutils.for_range(builder, n_vectors) as vector:
-                offset = builder.mul(vector.index, cgutils.intp_t(n_lanes))
+                offset = builder.mul(vector.index, cgutils.intp_t(VECTOR_LANES))
                 w = builder.bitcast(builder.gep(row, [offset]), vector_t.as_pointer())
                 d_v = builder.bitcast(builder.gep(d_data, [offset]), vector_t.as_pointer())
                 step = builder.fmul(c, builder.load(d_v, align=4), flags=flags)
