@@ -1,9 +1,32 @@
 """The kernels' exp against NumPy's: within a few ulps, finite where NumPy's overflows, NaN kept."""
 import numpy as np
 import pytest
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array
 
-from fastmlp.kernels.exp import exp
+from fastmlp.kernels.exp import exp, vector_exp
+
+LANES = 16
+
+
+@intrinsic
+def _exp_of_vector(typingctx, x, out):
+    """out[:LANES] <- vector_exp(x[:LANES]), as one LLVM vector."""
+    def codegen(context, builder, signature, args):
+        vector_t = ir.VectorType(context.get_value_type(x.dtype), LANES)
+        x_ptr, out_ptr = (builder.bitcast(make_array(ty)(context, builder, v).data,
+                                          vector_t.as_pointer()) for ty, v in zip((x, out), args))
+        builder.store(vector_exp(builder, builder.load(x_ptr, align=1)), out_ptr, align=1)
+        return context.get_dummy_value()
+    return types.void(x, out), codegen
+
+
+@njit
+def vector_exp_each(x, out):
+    for i in range(0, x.shape[0], LANES):
+        _exp_of_vector(x[i:i + LANES], out[i:i + LANES])
 
 
 @njit
@@ -18,12 +41,24 @@ def kernel_exp(x):
     return out
 
 
+def vector_kernel_exp(x):
+    """``vector_exp``, LANES entries at a time."""
+    padded = np.concatenate([x, np.zeros(-len(x) % LANES, x.dtype)])
+    out = np.empty_like(padded)
+    vector_exp_each(padded, out)
+    return out[:len(x)]
+
+
 # Where 2^n is a normal number of the dtype (beyond, exp saturates).
 RANGES = {np.float32: (-87.3, 88.3), np.float64: (-708.3, 709.0)}
 
 
+EXPS = [kernel_exp, vector_kernel_exp]
+
+
+@pytest.mark.parametrize("kernel_exp", EXPS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_exp_is_within_two_ulps(dtype):
+def test_exp_is_within_two_ulps(dtype, kernel_exp):
     low, high = RANGES[dtype]
     rng = np.random.default_rng(0)
     x = np.concatenate([np.linspace(low, high, 100_001), rng.standard_normal(100_000) * 5,
@@ -34,8 +69,9 @@ def test_exp_is_within_two_ulps(dtype):
     assert kernel_exp(np.zeros(1, dtype))[0] == 1
 
 
+@pytest.mark.parametrize("kernel_exp", EXPS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_exp_saturates_instead_of_overflowing_and_keeps_nan(dtype):
+def test_exp_saturates_instead_of_overflowing_and_keeps_nan(dtype, kernel_exp):
     low, high = RANGES[dtype]
     x = np.array([high, high + 1, 1e30, np.inf, low, low - 1, -1e30, -np.inf, np.nan], dtype)
     out = kernel_exp(x)
@@ -43,3 +79,9 @@ def test_exp_saturates_instead_of_overflowing_and_keeps_nan(dtype):
     assert np.all(np.isfinite(out[:-1])) and np.all(out[:-1] > 0)
     assert np.all(out[1:4] == out[0]) and np.all(out[5:8] == out[4])
     assert np.isnan(out[-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vector_exp_is_the_scalar_exp(dtype):
+    x = np.random.default_rng(1).standard_normal(100_000).astype(dtype) * 20
+    np.testing.assert_array_max_ulp(vector_kernel_exp(x), kernel_exp(x), maxulp=1)

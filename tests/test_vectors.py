@@ -7,8 +7,8 @@ from numba import njit
 from numba.core.registry import cpu_target
 
 from fastmlp.kernels.vectors import MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, \
-    VECTOR_LANES, is_narrow, narrow_row_step, narrow_rows_sum, steps_in_vectors, sums_in_vectors, \
-    whole_vector_rows_step
+    VECTOR_LANES, fits_vector, is_narrow, narrow_row_step, narrow_rows_sum, \
+    one_vector_cross_entropy, steps_in_vectors, sums_in_vectors, whole_vector_rows_step
 
 
 @njit
@@ -54,6 +54,16 @@ def rows_step(a, index, k, W, d, lr, last_first):
     whole_vector_rows_step(a, index, k, W, d, lr, last_first)
 
 
+@njit
+def in_one_vector(z):
+    return fits_vector(z)
+
+
+@njit
+def cross_entropy(z, t, delta, scale):
+    return one_vector_cross_entropy(z, t, delta, scale)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_which_widths_take_the_vector_kernels(dtype):
     for n in range(1, (SUM_VECTORS + 1) * lanes(dtype) + 2):
@@ -61,6 +71,7 @@ def test_which_widths_take_the_vector_kernels(dtype):
         wide = SCALAR_UP_TO < n and masked_loads()
         assert narrow(W) == (wide and n <= lanes(dtype))
         assert summed_in_vectors(W) == (wide and n <= SUM_VECTORS * lanes(dtype))
+        assert in_one_vector(W[0]) == (masked_loads() and n <= lanes(dtype))
     for n in range(1, (STEP_VECTORS + 1) * lanes(dtype) + 2):
         whole = masked_loads() and n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
         assert stepped_in_vectors(np.zeros((3, n), dtype)) == whole
@@ -128,3 +139,51 @@ def test_nan_in_a_row_propagates():
     assert np.isnan(z[9]) and np.isfinite(z[:9]).all()
     assert np.isnan(row_step(W, 1, np.ones(10, np.float32), np.float32(0.1)))
 
+
+
+def softmax_cross_entropy(z, t, scale):
+    """NumPy in float64: the loss, softmax(z) and scale * dL/dz."""
+    z = z.astype(np.float64)
+    log_p = z - z.max() - np.log(np.exp(z - z.max()).sum())
+    p = np.exp(log_p)
+    return -(t * log_p).sum(), p, scale * (p * t.sum() - t)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_in_one_vector_is_numpys(dtype):
+    rng = np.random.default_rng(3)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for n in range(1, lanes(dtype) + 1):
+        for z0, t in [(rng.standard_normal(n) * 3, np.eye(n)[rng.integers(n)]),
+                      (rng.standard_normal(n) * 30, rng.dirichlet(np.ones(n))),  # soft targets
+                      (rng.standard_normal(n) + 500, np.zeros(n)),  # no target: loss 0
+                      (np.full(n, -1e4), 2 * np.eye(n)[0])]:  # sum(t) 2; exp(z) underflows
+            # NaN past z's, t's and delta's ends: reading them would make the results NaN,
+            # and writing over them would show.
+            z, t_, delta = (np.concatenate([v, np.full(lanes(dtype), np.nan)]).astype(dtype)
+                            for v in (z0, t, np.zeros(n)))
+            loss = cross_entropy(z[:n], t_[:n], delta[:n], dtype(0.25))
+            expected_loss, p, d = softmax_cross_entropy(z0.astype(dtype), t, 0.25)
+            assert isinstance(loss, float)
+            np.testing.assert_allclose(loss, expected_loss, **tol)
+            np.testing.assert_allclose(z[:n], p, **tol)
+            np.testing.assert_allclose(delta[:n], d, **tol)
+            assert np.isnan(z[n:]).all() and np.isnan(t_[n:]).all() and np.isnan(delta[n:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_in_one_vector_keeps_nan_and_stays_finite_for_huge_z(dtype):
+    z = np.array([1.0, np.nan, 2.0], dtype)
+    assert np.isnan(cross_entropy(z, np.eye(3, dtype=dtype)[0], np.zeros(3, dtype), dtype(1)))
+    assert np.isnan(z).all()
+    n = lanes(dtype)
+    for big in range(n):  # the max found in every lane
+        z = np.zeros(n, dtype)
+        z[big], z[(big + 1) % n] = 1e30, -1e30
+        delta = np.zeros(n, dtype)
+        t = np.eye(n, dtype=dtype)[(big + 2) % n]
+        loss = cross_entropy(z, t, delta, dtype(1))
+        assert np.isfinite(loss) and loss > 1e29
+        expected = np.eye(n)[big]
+        np.testing.assert_allclose(z, expected, atol=1e-30)  # (exp saturates: see ``exp``)
+        np.testing.assert_allclose(delta, expected - t, atol=1e-30)

@@ -6,13 +6,30 @@ a polynomial (float32) or a rational function (float64), each within ~1 ulp, tim
 in the float's exponent bits. x is clamped to where 2^n is a normal number, so the result is
 always finite: it saturates (float32: between 1.2e-38 and 2.2e38) where exp would overflow to
 inf or underflow to 0. NaN stays NaN.
+
+``exp`` is the scalar kernel; ``vector_exp`` builds the same arithmetic on an LLVM vector, for
+intrinsics (``vectors``), from the same constants.
 """
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .jit import inline_kernel
+
+LOG2E = 1.4426950408889634073599
+# float32: the clamp, ln2 in two parts (n * the first is exact), the polynomial's coefficients.
+LOW32, HIGH32 = -87.3, 88.3
+LN2_32 = (0.693359375, -2.12194440e-4)
+P32 = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+       5.0000001201e-1)
+# float64: the same, with a rational function p / q.
+LOW64, HIGH64 = -708.3, 709.0
+LN2_64 = (6.93145751953125e-1, 1.42860682030941723212e-6)
+P64 = (1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1)
+Q64 = (3.00198505138664455042e-6, 2.52448340349684104192e-3, 2.27265548208155028766e-1,
+       2.00000000000000000009e0)
 
 
 @intrinsic
@@ -31,16 +48,16 @@ def _float_from_bits(typingctx, bits):
 @inline_kernel
 def _exp32(value):
     # min and max by comparisons, so that NaN passes through
-    x = np.float32(-87.3) if value < np.float32(-87.3) else value
-    x = np.float32(88.3) if x > np.float32(88.3) else x
-    n = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))
-    r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
-    p = np.float32(1.9875691500e-4)
-    p = p * r + np.float32(1.3981999507e-3)
-    p = p * r + np.float32(8.3334519073e-3)
-    p = p * r + np.float32(4.1665795894e-2)
-    p = p * r + np.float32(1.6666665459e-1)
-    p = p * r + np.float32(5.0000001201e-1)
+    x = np.float32(LOW32) if value < np.float32(LOW32) else value
+    x = np.float32(HIGH32) if x > np.float32(HIGH32) else x
+    n = np.floor(x * np.float32(LOG2E) + np.float32(0.5))
+    r = x - n * np.float32(LN2_32[0]) - n * np.float32(LN2_32[1])
+    p = np.float32(P32[0])
+    p = p * r + np.float32(P32[1])
+    p = p * r + np.float32(P32[2])
+    p = p * r + np.float32(P32[3])
+    p = p * r + np.float32(P32[4])
+    p = p * r + np.float32(P32[5])
     p = p * (r * r) + r + np.float32(1.0)
     # (Numba widens int32 arithmetic to int64: narrow the bits again.)
     return p * _float_from_bits(np.int32((np.int64(n) + 127) << 23))
@@ -48,15 +65,13 @@ def _exp32(value):
 
 @inline_kernel
 def _exp64(value):
-    x = -708.3 if value < -708.3 else value
-    x = 709.0 if x > 709.0 else x
-    n = np.floor(x * 1.4426950408889634073599 + 0.5)
-    r = x - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6
+    x = LOW64 if value < LOW64 else value
+    x = HIGH64 if x > HIGH64 else x
+    n = np.floor(x * LOG2E + 0.5)
+    r = x - n * LN2_64[0] - n * LN2_64[1]
     rr = r * r
-    p = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr
-             + 9.99999999999999999910e-1)
-    q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
-         + 2.27265548208155028766e-1) * rr + 2.00000000000000000009e0
+    p = r * ((P64[0] * rr + P64[1]) * rr + P64[2])
+    q = ((Q64[0] * rr + Q64[1]) * rr + Q64[2]) * rr + Q64[3]
     e = 1.0 + 2.0 * (p / (q - p))
     return e * _float_from_bits((np.int64(n) + 1023) << 52)
 
@@ -72,3 +87,49 @@ def _exp(x):
         return lambda x: _exp32(x)
     if x == types.float64:
         return lambda x: _exp64(x)
+
+
+def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """IR for exp of each lane of x, a vector of float or double: ``exp``'s arithmetic."""
+    vector_t = x.type
+    is_float = isinstance(vector_t.element, ir.FloatType)
+    flags = ("contract",)  # (no reassoc: ln2's two parts must be subtracted one by one)
+
+    def splat(c):
+        return ir.Constant(vector_t, [c] * vector_t.count)
+
+    def lanewise(name, value):
+        f = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector_t, [vector_t]),
+                                           f"llvm.{name}.v{vector_t.count}"
+                                           f"{vector_t.element.intrinsic_name}")
+        return builder.call(f, [value])
+
+    def poly(r, coefficients):  # Horner's rule
+        p = splat(coefficients[0])
+        for c in coefficients[1:]:
+            p = builder.fadd(builder.fmul(p, r, flags=flags), splat(c), flags=flags)
+        return p
+
+    low, high = (LOW32, HIGH32) if is_float else (LOW64, HIGH64)
+    x = builder.select(builder.fcmp_ordered("<", x, splat(low)), splat(low), x)
+    x = builder.select(builder.fcmp_ordered(">", x, splat(high)), splat(high), x)
+    n = lanewise("floor", builder.fadd(builder.fmul(x, splat(LOG2E), flags=flags), splat(0.5),
+                                       flags=flags))
+    ln2 = LN2_32 if is_float else LN2_64
+    r = builder.fsub(builder.fsub(x, builder.fmul(n, splat(ln2[0]), flags=flags), flags=flags),
+                     builder.fmul(n, splat(ln2[1]), flags=flags), flags=flags)
+    rr = builder.fmul(r, r, flags=flags)
+    if is_float:
+        e = builder.fadd(builder.fadd(builder.fmul(poly(r, P32), rr, flags=flags), r,
+                                      flags=flags), splat(1.0), flags=flags)
+        bits_t, bias, shift = ir.IntType(32), 127, 23
+    else:
+        p = builder.fmul(r, poly(rr, P64), flags=flags)
+        q = poly(rr, Q64)
+        e = builder.fadd(splat(1.0), builder.fmul(splat(2.0), builder.fdiv(
+            p, builder.fsub(q, p, flags=flags), flags=flags), flags=flags), flags=flags)
+        bits_t, bias, shift = ir.IntType(64), 1023, 52
+    int_t = ir.VectorType(bits_t, vector_t.count)
+    bits = builder.shl(builder.add(builder.fptosi(n, int_t), ir.Constant(int_t, bias)),
+                       ir.Constant(int_t, shift))
+    return builder.fmul(e, builder.bitcast(bits, vector_t), flags=flags)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .activations import SIGMOID, SOFTMAX, activate, row_max, softmax
 from .jit import kernel
+from .vectors import fits_vector, one_vector_cross_entropy
 
 MSE = 0
 CROSS_ENTROPY = 1
@@ -32,6 +33,8 @@ def output_loss(out_code, loss_code, z, t, delta, scale):
     zero = z.dtype.type(0.0)
     one = z.dtype.type(1.0)
     loss = 0.0
+    if loss_code == CROSS_ENTROPY and fits_vector(z):
+        return one_vector_cross_entropy(z, t, delta, scale)  # (the same, as vectors)
     if loss_code == CROSS_ENTROPY:
         # -sum t log p with log p = (z - m) - log(sum exp(z - m)), m = max z (so exp never
         # overflows); dL/dz = p * sum(t) - t.

@@ -6,7 +6,8 @@ LLVM's loops do worse:
 - per sample, the fused backward dot products and SGD steps of rows one vector wide, masked
   (``backward.hidden_layer_sgd``);
 - the first layer's steps of rows of up to STEP_VECTORS whole vectors, per sample
-  (``backward.sgd_nonzero_rows``) and in minibatches (``backward.sparse_sgd_step``).
+  (``backward.sgd_nonzero_rows``) and in minibatches (``backward.sparse_sgd_step``);
+- the softmax cross-entropy of up to one vector of outputs (``loss.output_loss``).
 
 LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 times) and runs
 anything shorter one element at a time, so a 10-wide layer ran scalar; a 32-wide row took
@@ -31,6 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
+from .exp import vector_exp
 from .jit import inline_kernel
 
 # Entries per vector, either dtype: float64 with 8 (one register), the 10-wide layers of MNIST
@@ -58,10 +60,17 @@ def _is_vector(a, dtype) -> bool:
     return isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype == dtype
 
 
+def _is_row(z) -> bool:
+    """Whether z is a contiguous float32 or float64 vector."""
+    return isinstance(z, types.Array) and _is_vector(z, z.dtype) and z.dtype in (types.float32,
+                                                                                 types.float64)
+
+
 @intrinsic
 def narrow_width(typingctx, W):
-    """A vector's entries (VECTOR_LANES), or 0 where the CPU has no masked loads."""
-    if not _is_matrix(W):
+    """A vector's entries (VECTOR_LANES), or 0 where the CPU has no masked loads. W: a matrix
+    or a row."""
+    if not (_is_matrix(W) or _is_row(W)):
         return None
 
     def codegen(context, builder, signature, args):
@@ -83,6 +92,12 @@ def steps_in_vectors(W) -> bool:
     vectors each."""
     lanes = narrow_width(W)
     return lanes > 0 and W.shape[1] % lanes == 0 and W.shape[1] <= STEP_VECTORS * lanes
+
+
+@inline_kernel
+def fits_vector(z) -> bool:
+    """Whether the row z goes through ``one_vector_cross_entropy``: one vector or less."""
+    return z.shape[0] <= narrow_width(z)
 
 
 @inline_kernel
@@ -151,6 +166,28 @@ def _listed_row(context, builder, a_ty, a_val, index_ty, index_val, W_ty, W_val,
     a_data = make_array(a_ty)(context, builder, a_val).data
     return row, builder.load(builder.gep(a_data, [context.cast(builder, i, index_ty.dtype,
                                                                types.intp)]))
+
+
+def _sum_lanes(builder, vector):
+    """The sum of a vector's lanes, in any order."""
+    vector_t = vector.type
+    f = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector_t.element, [vector_t.element, vector_t]),
+        f"llvm.vector.reduce.fadd.{_suffix(vector_t)}")
+    return builder.call(f, [ir.Constant(vector_t.element, 0.0), vector], fastmath=("reassoc",))
+
+
+def _max_lanes(builder, vector):
+    """The largest of a vector's lanes (or any lane, with NaN among them), as a tree of
+    vector comparisons: LLVM's own reduction goes one lane after the other, to keep NaN."""
+    count = vector.type.count
+    width = count // 2
+    while width >= 1:
+        other = builder.shuffle_vector(vector, ir.Constant(vector.type, ir.Undefined), ir.Constant(
+            ir.VectorType(ir.IntType(32), count), [(j + width) % count for j in range(count)]))
+        vector = builder.select(builder.fcmp_ordered(">", other, vector), other, vector)
+        width //= 2
+    return builder.extract_element(vector, ir.IntType(32)(0))
 
 
 @intrinsic
@@ -227,11 +264,7 @@ def narrow_row_step(typingctx, W, i, d, c):
         w = _masked_load(builder, vector_t, row, mask)
         d_vec = _masked_load(builder, vector_t, make_array(d)(context, builder, d_val).data,
                              mask)
-        add = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector_t.element, [vector_t.element, vector_t]),
-            f"llvm.vector.reduce.fadd.{_suffix(vector_t)}")
-        dot = builder.call(add, [ir.Constant(vector_t.element, 0.0),
-                                 builder.fmul(w, d_vec, flags=flags)], fastmath=("reassoc",))
+        dot = _sum_lanes(builder, builder.fmul(w, d_vec, flags=flags))
         step = builder.fmul(_splat(builder, vector_t, c_val), d_vec, flags=flags)
         _masked_store(builder, builder.fsub(w, step, flags=flags), row, mask)
         return dot
@@ -272,3 +305,45 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
                               align=4)
         return context.get_dummy_value()
     return types.void(a, index, k, W, d, lr, last_first), codegen
+
+
+@intrinsic
+def one_vector_cross_entropy(typingctx, z, t, delta, scale):
+    """``loss.output_loss``'s softmax cross-entropy for z of one vector or less (``fits_vector``)
+    in vector arithmetic: exp (``exp.vector_exp``) of all of z at once, the sums as
+    reductions. z <- softmax(z), delta <- scale (z sum(t) - t); returns the loss, float64."""
+    if not (_is_row(z) and _is_vector(t, z.dtype) and _is_vector(delta, z.dtype)
+            and scale == z.dtype):
+        return None
+    flags = ("contract",)
+
+    def codegen(context, builder, signature, args):
+        z_val, t_val, delta_val, scale_val = args
+        vector_t = ir.VectorType(context.get_value_type(z.dtype), VECTOR_LANES)
+        z_arr = make_array(z)(context, builder, z_val)
+        mask = _first_lanes(builder, VECTOR_LANES, cgutils.unpack_tuple(builder, z_arr.shape)[0])
+        zv = _masked_load(builder, vector_t, z_arr.data, mask)
+        tv = _masked_load(builder, vector_t, make_array(t)(context, builder, t_val).data, mask)
+        zero = ir.Constant(vector_t, None)
+        m = _max_lanes(builder, builder.select(
+            mask, zv, ir.Constant(vector_t, [float("-inf")] * VECTOR_LANES)))
+        shifted = builder.fsub(zv, _splat(builder, vector_t, m), flags=flags)  # z - m
+        e = builder.select(mask, vector_exp(builder, shifted), zero)
+        total = _sum_lanes(builder, e)
+        t_sum = _sum_lanes(builder, tv)
+        p = builder.fdiv(e, _splat(builder, vector_t, total), flags=flags)
+        _masked_store(builder, p, z_arr.data, mask)
+        d = builder.fmul(_splat(builder, vector_t, scale_val), builder.fsub(
+            builder.fmul(p, _splat(builder, vector_t, t_sum), flags=flags), tv, flags=flags),
+            flags=flags)
+        _masked_store(builder, d, make_array(delta)(context, builder, delta_val).data, mask)
+        # The loss last (the backward pass waits for delta, not for log's call):
+        # -sum t log p, log p = (z - m) - log(total).
+        log = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector_t.element, [vector_t.element]),
+            f"llvm.log.{vector_t.element.intrinsic_name}")
+        t_shifted = _sum_lanes(builder, builder.fmul(tv, shifted, flags=flags))
+        loss = builder.fsub(builder.fmul(t_sum, builder.call(log, [total]), flags=flags),
+                            t_shifted, flags=flags)
+        return context.cast(builder, loss, z.dtype, types.float64)
+    return types.float64(z, t, delta, scale), codegen
