@@ -7,7 +7,7 @@ from numba import njit
 from numba.core.registry import cpu_target
 
 from fastmlp.kernels.vectors import MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, \
-    VECTOR_LANES, fits_vector, is_narrow, narrow_row_step, narrow_rows_sum, \
+    VECTOR_LANES, fits_vector, is_narrow, narrow_block_step, narrow_row_step, narrow_rows_sum, \
     one_vector_cross_entropy, steps_in_vectors, sums_in_vectors, whole_vector_rows_step
 
 
@@ -52,6 +52,11 @@ def stepped_in_vectors(W):
 @njit
 def rows_step(a, index, k, W, d, lr, last_first):
     whole_vector_rows_step(a, index, k, W, d, lr, last_first)
+
+
+@njit
+def block_step(a, W, d, d_prev, lr, first):
+    narrow_block_step(a, W, d, d_prev, lr, first)
 
 
 @njit
@@ -109,6 +114,33 @@ def test_row_step_returns_the_rows_dot_product_then_steps_that_row_only(dtype):
             np.testing.assert_allclose(W[i], before[i] - dtype(0.5) * d[:n], rtol=1e-6)
             others = np.arange(5) != i
             np.testing.assert_array_equal(W[others], before[others])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype):
+    rng = np.random.default_rng(4)
+    rows = lanes(dtype)
+    for n in range(1, lanes(dtype) + 1):
+        for first in (0, 3):  # a block at the start, and one with rows on both sides
+            W = rng.standard_normal((first + rows + 2, n)).astype(dtype)
+            # NaN in d past n, in a outside the block, in d_prev around it: reading or
+            # writing any of them would show.
+            a = np.full(len(W), np.nan, dtype)
+            a[first:first + rows] = rng.standard_normal(rows)
+            d = np.concatenate([rng.standard_normal(n), np.full(lanes(dtype), np.nan)])
+            d = d.astype(dtype)
+            d_prev = np.full(len(W) + lanes(dtype), np.nan, dtype)
+            before = W.copy()
+            block_step(a, W, d[:n], d_prev, dtype(0.5), first)
+            block = slice(first, first + rows)
+            np.testing.assert_allclose(d_prev[block], before[block] @ d[:n], rtol=1e-5,
+                                       atol=1e-6)
+            np.testing.assert_allclose(W[block], before[block] - np.outer(0.5 * a[block], d[:n]),
+                                       rtol=1e-5, atol=1e-6)
+            outside = np.ones(len(W), bool)
+            outside[block] = False
+            np.testing.assert_array_equal(W[outside], before[outside])
+            assert np.isnan(np.delete(d_prev, np.arange(first, first + rows))).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

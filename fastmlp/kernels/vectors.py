@@ -271,6 +271,76 @@ def narrow_row_step(typingctx, W, i, d, c):
     return W.dtype(W, i, d, c), codegen
 
 
+def _lane_sums(builder, vectors):
+    """The vector of each vector's sum of lanes (one vector per lane), as a tree of
+    shuffles and additions: 2 shuffles and an addition per vector instead of 4 and 4."""
+    count = vectors[0].type.count
+    size = count  # each vector holds count // size segments of size lanes, a row's each
+    while size > 1:
+        half = size // 2
+        firsts = [s + j for s in range(0, 2 * count, size) for j in range(half)]
+        mask_t = ir.VectorType(ir.IntType(32), count)
+        vectors = [builder.fadd(builder.shuffle_vector(x, y, ir.Constant(mask_t, firsts)),
+                                builder.shuffle_vector(x, y, ir.Constant(
+                                    mask_t, [f + half for f in firsts])), flags=("contract",))
+                   for x, y in zip(vectors[0::2], vectors[1::2])]
+        size = half
+    return vectors[0]
+
+
+@intrinsic
+def narrow_block_step(typingctx, a, W, d, d_prev, lr, first):
+    """For the VECTOR_LANES rows of W from ``first``, one vector wide or less (``is_narrow``):
+    d_prev[i] <- W[i] . d, then W[i] <- W[i] - (lr a[i]) d. The dot products go by masked
+    loads, and the steps over the block's entries as contiguous vectors: each row's masked
+    store would block the next row's masked load of the same vector span (see above), and
+    those of rows a vector apart still waited on each other in a small layer."""
+    if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
+            and _is_vector(d_prev, W.dtype) and lr == W.dtype
+            and isinstance(first, types.Integer)):
+        return None
+    flags = ("contract",)
+
+    def codegen(context, builder, signature, args):
+        a_val, W_val, d_val, d_prev_val, lr_val, first_val = args
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
+        row, n = _row(context, builder, W, W_val, first_val, first)
+        first_val = context.cast(builder, first_val, first, types.intp)
+        mask = _first_lanes(builder, VECTOR_LANES, n)
+        d_vec = _masked_load(builder, vector_t, make_array(d)(context, builder, d_val).data,
+                             mask)  # 0 past n
+        a_data = builder.gep(make_array(a)(context, builder, a_val).data, [first_val])
+        # a[r] (lr d): a broadcast from memory and a product per row
+        lr_d = builder.fmul(_splat(builder, vector_t, lr_val), d_vec, flags=flags)
+        # Row r's step (lr a[r]) d, at r n in steps: each row's vector overwrites the
+        # previous one's lanes past n (d's zeros), so steps holds them back to back.
+        steps = cgutils.alloca_once(builder, vector_t.element,
+                                    size=cgutils.intp_t((VECTOR_LANES + 1) * VECTOR_LANES))
+        products = []
+        for r in range(VECTOR_LANES):
+            row_r = builder.gep(row, [builder.mul(n, cgutils.intp_t(r))])
+            products.append(builder.fmul(_masked_load(builder, vector_t, row_r, mask), d_vec,
+                                         flags=flags))
+            a_r = builder.load(builder.gep(a_data, [cgutils.intp_t(r)]))
+            step = builder.fmul(_splat(builder, vector_t, a_r), lr_d, flags=flags)
+            builder.store(step, builder.bitcast(builder.gep(steps, [builder.mul(
+                n, cgutils.intp_t(r))]), vector_t.as_pointer()), align=4)
+        d_prev_data = builder.gep(make_array(d_prev)(context, builder, d_prev_val).data,
+                                  [first_val])
+        builder.store(_lane_sums(builder, products),
+                      builder.bitcast(d_prev_data, vector_t.as_pointer()), align=4)
+        # The block's VECTOR_LANES rows of n entries: n vectors.
+        with cgutils.for_range(builder, n) as loop:
+            offset = builder.mul(loop.index, cgutils.intp_t(VECTOR_LANES))
+            w = builder.bitcast(builder.gep(row, [offset]), vector_t.as_pointer())
+            step = builder.load(builder.bitcast(builder.gep(steps, [offset]),
+                                                vector_t.as_pointer()), align=4)
+            builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags), w,
+                          align=4)
+        return context.get_dummy_value()
+    return types.void(a, W, d, d_prev, lr, first), codegen
+
+
 @intrinsic
 def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
     """W[i] <- W[i] - (lr a[i]) d for i = index[t], t < k, the last row first if
