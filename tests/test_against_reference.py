@@ -17,7 +17,8 @@ CASES = [
     ([8, 3], "identity", "sigmoid", "mse", 0.0, 0.05),
     ([8, 6, 4], "relu", "softmax", None, 0.0, 0.02),
     # Narrow layers as vectors (see ``vectors``): a 37 -> 10 layer steps in two blocks of
-    # 16 rows and 5 rows more; a 10-class softmax cross-entropy in one vector.
+    # 16 rows, its last 5 rows as a wider layer's; a 10-class softmax cross-entropy in one
+    # vector.
     ([12, 37, 10], "sigmoid", "softmax", None, 0.0, 0.0),
 ]
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}

@@ -7,18 +7,13 @@ from numba import njit
 from numba.core.registry import cpu_target
 
 from fastmlp.kernels.vectors import MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, \
-    VECTOR_LANES, fits_vector, is_narrow, narrow_block_step, narrow_row_step, narrow_rows_sum, \
+    VECTOR_LANES, fits_vector, is_narrow, narrow_block_step, narrow_rows_sum, \
     one_vector_cross_entropy, steps_in_vectors, sums_in_vectors, whole_vector_rows_step
 
 
 @njit
 def rows_sum(a, index, k, W, z):
     narrow_rows_sum(a, index, k, W, z)
-
-
-@njit
-def row_step(W, i, d, c):
-    return narrow_row_step(W, i, d, c)
 
 
 DTYPES = [np.float32, np.float64]
@@ -99,37 +94,20 @@ def test_rows_sum_is_the_selected_rows_weighted_sum(dtype, index_dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_row_step_returns_the_rows_dot_product_then_steps_that_row_only(dtype):
-    rng = np.random.default_rng(1)
-    for n in range(1, lanes(dtype) + 1):
-        # The rows sit next to each other, closer than a vector: a lane past the row's end
-        # would read or write the next row.
-        W = rng.standard_normal((5, n)).astype(dtype)
-        # NaN past d's first n entries: reading them would make the results NaN.
-        d = np.concatenate([rng.standard_normal(n), np.full(lanes(dtype), np.nan)]).astype(dtype)
-        for i in range(5):
-            before = W.copy()
-            dot = row_step(W, i, d[:n], dtype(0.5))
-            np.testing.assert_allclose(dot, before[i] @ d[:n], rtol=1e-5)
-            np.testing.assert_allclose(W[i], before[i] - dtype(0.5) * d[:n], rtol=1e-6)
-            others = np.arange(5) != i
-            np.testing.assert_array_equal(W[others], before[others])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype):
     rng = np.random.default_rng(4)
-    rows = lanes(dtype)
     for n in range(1, lanes(dtype) + 1):
-        for first in (0, 3):  # a block at the start, and one with rows on both sides
-            W = rng.standard_normal((first + rows + 2, n)).astype(dtype)
+        # A block of the first rows, one with rows on both sides, one of the last rows.
+        for first, after in [(0, 2), (3, 2), (3, 0)]:
+            rows = lanes(dtype)
+            W = rng.standard_normal((first + rows + after, n)).astype(dtype)
             # NaN in d past n, in a outside the block, in d_prev around it: reading or
             # writing any of them would show.
             a = np.full(len(W), np.nan, dtype)
             a[first:first + rows] = rng.standard_normal(rows)
             d = np.concatenate([rng.standard_normal(n), np.full(lanes(dtype), np.nan)])
             d = d.astype(dtype)
-            d_prev = np.full(len(W) + lanes(dtype), np.nan, dtype)
+            d_prev = np.full(len(W), np.nan, dtype)
             before = W.copy()
             block_step(a, W, d[:n], d_prev, dtype(0.5), first)
             block = slice(first, first + rows)
@@ -140,7 +118,7 @@ def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype):
             outside = np.ones(len(W), bool)
             outside[block] = False
             np.testing.assert_array_equal(W[outside], before[outside])
-            assert np.isnan(np.delete(d_prev, np.arange(first, first + rows))).all()
+            assert np.isnan(d_prev[outside]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -169,8 +147,12 @@ def test_nan_in_a_row_propagates():
     z = np.zeros(10, np.float32)
     rows_sum(np.ones(2, np.float32), np.array([0, 1], np.int32), 2, W, z)
     assert np.isnan(z[9]) and np.isfinite(z[:9]).all()
-    assert np.isnan(row_step(W, 1, np.ones(10, np.float32), np.float32(0.1)))
-
+    W = np.ones((VECTOR_LANES, 10), np.float32)
+    W[1, 9] = np.nan
+    d_prev = np.zeros(VECTOR_LANES, np.float32)
+    block_step(np.ones(VECTOR_LANES, np.float32), W, np.ones(10, np.float32), d_prev,
+               np.float32(0.1), 0)
+    assert np.isnan(d_prev[1]) and np.isfinite(np.delete(d_prev, 1)).all()
 
 
 def softmax_cross_entropy(z, t, scale):

@@ -9,8 +9,8 @@ import numpy as np
 from .activations import backprop_activation
 from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
-from .vectors import is_narrow, narrow_block_step, narrow_row_step, narrow_width, \
-    steps_in_vectors, whole_vector_rows_step
+from .vectors import is_narrow, narrow_block_step, narrow_width, steps_in_vectors, \
+    whole_vector_rows_step
 from .workspace import delta_block, layer_block, layer_row
 
 # Rows at least this wide take their per-sample steps four at a time (``sgd_nonzero_rows``).
@@ -215,28 +215,19 @@ def hidden_layer_sgd(a, W, b, d, d_prev, lr, l1, l2):
     """One sample's SGD step on a hidden layer, fused with backpropagation through it: d_prev
     ``(n_in,)`` <- W d, each row's dot product taken just before the row steps (while it is
     in L1), four rows' at a time (``four_row_dots``: digits 1.10x, bike 1.05x, MNIST 1.01x
-    per sample); narrow rows (one vector) as vectors, a block of a vector's length of rows at
-    a time (``narrow_block_step``: digits 1.07-1.3x, MNIST 1.01x), the rest one by one with
-    its step (``narrow_row_step``). Every row steps: a zero input's row by zero, cheaper
-    than a branch that mispredicts on ReLU outputs.
+    per sample); narrow rows (one vector) as vectors, a vector's length of rows at a time
+    (``narrow_block_step``), the rest as the others. Every row steps: a zero input's row by
+    zero, cheaper than a branch that mispredicts on ReLU outputs.
 
     a: ``(n_in,)`` the layer's inputs; d: ``(n_out,)`` its deltas.
     """
     n_in = W.shape[0]
     i = 0
     if is_narrow(W) and l1 == 0 and l2 == 0:  # a row in one vector (see ``vectors``)
-        lanes = narrow_width(W)
-        blocks = n_in // lanes
-        for block in range(blocks):
-            narrow_block_step(a, W, d, d_prev, lr, block * lanes)
-        # The rest: rows a vector's length apart, so that a row's masked load overlaps
-        # no recent row's masked store (digits 1.11-1.29x, MNIST 1.02-1.03x).
-        apart = (lanes + W.shape[1] - 1) // W.shape[1]
-        for first in range(blocks * lanes, blocks * lanes + apart):
-            for r in range(first, n_in, apart):
-                d_prev[r] = narrow_row_step(W, r, d, lr * a[r])
-        i = n_in
-    while i < n_in:
+        while i + narrow_width(W) <= n_in:
+            narrow_block_step(a, W, d, d_prev, lr, i)
+            i += narrow_width(W)
+    while i < n_in:  # (the rest of a narrow layer's rows)
         rows = 4 if i + 4 <= n_in else 1
         if rows == 4:
             d_prev[i], d_prev[i + 1], d_prev[i + 2], d_prev[i + 3] = four_row_dots(W, i, d)

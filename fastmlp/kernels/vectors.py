@@ -3,8 +3,8 @@ LLVM's loops do worse:
 - per sample, the forward sums of rows up to SUM_VECTORS vectors wide in registers, the last
   vector masked (``forward.sample_forward_row``): the softmax layer of a small net (10
   classes), narrow hidden layers;
-- per sample, the fused backward dot products and SGD steps of rows one vector wide, masked
-  (``backward.hidden_layer_sgd``);
+- per sample, the fused backward dot products and SGD steps of rows one vector wide, 16 rows
+  at a time (``backward.hidden_layer_sgd``);
 - the first layer's steps of rows of up to STEP_VECTORS whole vectors, per sample
   (``backward.sgd_nonzero_rows``) and in minibatches (``backward.sparse_sgd_step``);
 - the softmax cross-entropy of up to one vector of outputs (``loss.output_loss``).
@@ -19,8 +19,8 @@ MNIST (its 128->64 and 64->10 layers) 1.02-1.05x.
 
 A masked store blocks a later masked load that overlaps its vector's span (not only its n
 entries) until the store retires, and narrow rows sit closer than 64 bytes: stepping the
-rows in order made digits 0.7x as fast. So ``backward.hidden_layer_sgd`` steps rows a
-vector's length apart, and reaches the rows in between on later passes.
+rows one by one in order made digits 0.7x as fast. So ``narrow_block_step`` loads 16 rows,
+then steps them as the contiguous vectors of their entries.
 
 Masked loads are single instructions with AVX2 and AVX-512; elsewhere LLVM would split them
 into a branch per lane, so there ``narrow_width`` is 0, ``is_narrow``, ``sums_in_vectors``
@@ -82,7 +82,7 @@ def narrow_width(typingctx, W):
 # sample ran 1.10-1.22x slower, for no reason found.)
 @inline_kernel
 def is_narrow(W) -> bool:
-    """Whether W's rows go through ``narrow_row_step``: one vector each."""
+    """Whether W's rows go through ``narrow_block_step``: one vector each."""
     return SCALAR_UP_TO < W.shape[1] <= narrow_width(W)
 
 
@@ -247,30 +247,6 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
     return types.void(a, index, k, W, z), codegen
 
 
-@intrinsic
-def narrow_row_step(typingctx, W, i, d, c):
-    """Returns W[i] . d, then W[i] <- W[i] - c d, for a row of W no wider than one vector
-    (``is_narrow``): one masked load of the row, one masked store."""
-    if not (_is_matrix(W) and isinstance(i, types.Integer) and _is_vector(d, W.dtype)
-            and c == W.dtype):
-        return None
-    flags = ("contract",)
-
-    def codegen(context, builder, signature, args):
-        W_val, i_val, d_val, c_val = args
-        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
-        row, n = _row(context, builder, W, W_val, i_val, i)
-        mask = _first_lanes(builder, vector_t.count, n)
-        w = _masked_load(builder, vector_t, row, mask)
-        d_vec = _masked_load(builder, vector_t, make_array(d)(context, builder, d_val).data,
-                             mask)
-        dot = _sum_lanes(builder, builder.fmul(w, d_vec, flags=flags))
-        step = builder.fmul(_splat(builder, vector_t, c_val), d_vec, flags=flags)
-        _masked_store(builder, builder.fsub(w, step, flags=flags), row, mask)
-        return dot
-    return W.dtype(W, i, d, c), codegen
-
-
 def _lane_sums(builder, vectors):
     """The vector of each vector's sum of lanes (one vector per lane), as a tree of
     shuffles and additions: 2 shuffles and an addition per vector instead of 4 and 4."""
@@ -290,11 +266,14 @@ def _lane_sums(builder, vectors):
 
 @intrinsic
 def narrow_block_step(typingctx, a, W, d, d_prev, lr, first):
-    """For the VECTOR_LANES rows of W from ``first``, one vector wide or less (``is_narrow``):
-    d_prev[i] <- W[i] . d, then W[i] <- W[i] - (lr a[i]) d. The dot products go by masked
-    loads, and the steps over the block's entries as contiguous vectors: each row's masked
-    store would block the next row's masked load of the same vector span (see above), and
-    those of rows a vector apart still waited on each other in a small layer."""
+    """For the VECTOR_LANES rows i of W from ``first``, one vector wide or less
+    (``is_narrow``): d_prev[i] <- W[i] . d, then W[i] <- W[i] - (lr a[i]) d.
+
+    The dot products go by masked loads, the steps over the block's entries as contiguous
+    vectors. Row by row, each row's masked store blocked the next row's masked load of the
+    same vector span until it retired (digits 0.7x), and rows stepped a vector apart still
+    waited on each other in a small layer (this block: digits 1.07-1.3x, MNIST 1.01x). (A
+    block that also took the last rows of W, fewer, by masks: digits 0.95-0.97x.)"""
     if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
             and _is_vector(d_prev, W.dtype) and lr == W.dtype
             and isinstance(first, types.Integer)):
