@@ -20,6 +20,8 @@ CASES = [
     # 16 rows, its last 5 rows as a wider layer's; a 10-class softmax cross-entropy in one
     # vector.
     ([12, 37, 10], "sigmoid", "softmax", None, 0.0, 0.0),
+    # and a 37 -> 48 layer (rows of 3 whole vectors) in two blocks and 5 rows more.
+    ([9, 37, 48, 10], "tanh", "softmax", None, 0.0, 0.0),
 ]
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 

@@ -6,9 +6,10 @@ import pytest
 from numba import njit
 from numba.core.registry import cpu_target
 
-from fastmlp.kernels.vectors import MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, \
-    VECTOR_LANES, fits_vector, is_narrow, narrow_block_step, narrow_rows_sum, \
-    one_vector_cross_entropy, steps_in_vectors, sums_in_vectors, whole_vector_rows_step
+from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, \
+    SUM_VECTORS, VECTOR_LANES, blocks_in_vectors, fits_vector, is_narrow, narrow_block_step, \
+    narrow_rows_sum, one_vector_cross_entropy, steps_in_vectors, sums_in_vectors, \
+    whole_vector_block_step, whole_vector_rows_step
 
 
 @njit
@@ -55,6 +56,16 @@ def block_step(a, W, d, d_prev, lr, first):
 
 
 @njit
+def wide_block_step(a, W, d, d_prev, lr, first):
+    whole_vector_block_step(a, W, d, d_prev, lr, first)
+
+
+@njit
+def stepped_in_blocks(W):
+    return blocks_in_vectors(W)
+
+
+@njit
 def in_one_vector(z):
     return fits_vector(z)
 
@@ -75,6 +86,8 @@ def test_which_widths_take_the_vector_kernels(dtype):
     for n in range(1, (STEP_VECTORS + 1) * lanes(dtype) + 2):
         whole = masked_loads() and n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
         assert stepped_in_vectors(np.zeros((3, n), dtype)) == whole
+        blocks = whole and lanes(dtype) < n <= BLOCK_VECTORS * lanes(dtype)
+        assert stepped_in_blocks(np.zeros((3, n), dtype)) == blocks
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -94,9 +107,13 @@ def test_rows_sum_is_the_selected_rows_weighted_sum(dtype, index_dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype):
+@pytest.mark.parametrize("wide", [False, True], ids=["narrow", "whole-vectors"])
+def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype, wide):
     rng = np.random.default_rng(4)
-    for n in range(1, lanes(dtype) + 1):
+    widths = ([v * lanes(dtype) for v in range(2, BLOCK_VECTORS + 1)] if wide
+              else range(1, lanes(dtype) + 1))
+    step = wide_block_step if wide else block_step
+    for n in widths:
         # A block of the first rows, one with rows on both sides, one of the last rows.
         for first, after in [(0, 2), (3, 2), (3, 0)]:
             rows = lanes(dtype)
@@ -109,10 +126,10 @@ def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype):
             d = d.astype(dtype)
             d_prev = np.full(len(W), np.nan, dtype)
             before = W.copy()
-            block_step(a, W, d[:n], d_prev, dtype(0.5), first)
+            step(a, W, d[:n], d_prev, dtype(0.5), first)
             block = slice(first, first + rows)
             np.testing.assert_allclose(d_prev[block], before[block] @ d[:n], rtol=1e-5,
-                                       atol=1e-6)
+                                       atol=1e-5)
             np.testing.assert_allclose(W[block], before[block] - np.outer(0.5 * a[block], d[:n]),
                                        rtol=1e-5, atol=1e-6)
             outside = np.ones(len(W), bool)

@@ -9,8 +9,8 @@ import numpy as np
 from .activations import backprop_activation
 from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
-from .vectors import is_narrow, narrow_block_step, narrow_width, steps_in_vectors, \
-    whole_vector_rows_step
+from .vectors import blocks_in_vectors, is_narrow, narrow_block_step, narrow_width, \
+    steps_in_vectors, whole_vector_block_step, whole_vector_rows_step
 from .workspace import delta_block, layer_block, layer_row
 
 # Rows at least this wide take their per-sample steps four at a time (``sgd_nonzero_rows``).
@@ -215,9 +215,10 @@ def hidden_layer_sgd(a, W, b, d, d_prev, lr, l1, l2):
     """One sample's SGD step on a hidden layer, fused with backpropagation through it: d_prev
     ``(n_in,)`` <- W d, each row's dot product taken just before the row steps (while it is
     in L1), four rows' at a time (``four_row_dots``: digits 1.10x, bike 1.05x, MNIST 1.01x
-    per sample); narrow rows (one vector) as vectors, a vector's length of rows at a time
-    (``narrow_block_step``), the rest as the others. Every row steps: a zero input's row by
-    zero, cheaper than a branch that mispredicts on ReLU outputs.
+    per sample); rows of one vector or less, or of a few whole vectors, as vectors, a
+    vector's length of rows at a time (``narrow_block_step``, ``whole_vector_block_step``),
+    the rest as the others. Every row steps: a zero input's row by zero, cheaper than a
+    branch that mispredicts on ReLU outputs.
 
     a: ``(n_in,)`` the layer's inputs; d: ``(n_out,)`` its deltas.
     """
@@ -226,6 +227,10 @@ def hidden_layer_sgd(a, W, b, d, d_prev, lr, l1, l2):
     if is_narrow(W) and l1 == 0 and l2 == 0:  # a row in one vector (see ``vectors``)
         while i + narrow_width(W) <= n_in:
             narrow_block_step(a, W, d, d_prev, lr, i)
+            i += narrow_width(W)
+    elif blocks_in_vectors(W) and l1 == 0 and l2 == 0:
+        while i + narrow_width(W) <= n_in:
+            whole_vector_block_step(a, W, d, d_prev, lr, i)
             i += narrow_width(W)
     while i < n_in:  # (the rest of a narrow layer's rows)
         rows = 4 if i + 4 <= n_in else 1
