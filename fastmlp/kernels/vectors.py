@@ -45,7 +45,6 @@ SCALAR_UP_TO = 4
 SUM_VECTORS = 4  # the widest rows narrow_rows_sum takes, in vectors (8: MNIST 0.94-0.96x)
 STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
 BLOCK_VECTORS = 4  # the widest rows whole_vector_block_step takes, in vectors
-HELD_VECTORS = 4  # whole_vector_rows_step holds d in registers for rows up to this wide
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
 
 
@@ -391,10 +390,10 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
     """W[i] <- W[i] - (lr a[i]) d for i = index[t], t < k, the last row first if
     ``last_first``, for rows of W of 1 to STEP_VECTORS whole vectors (``steps_in_vectors``):
     without the checks of LLVM's loops that rows and d do not overlap, and without masks (so
-    nothing waits on an overlapping store). Rows up to HELD_VECTORS vectors wide go through
-    a loop per number of vectors, d's vectors held in registers: digits (rows of 2 vectors)
-    1.09-1.2x per sample, MNIST 784-64-10 1.22x; MNIST (rows of 8) 1.06-1.09x per sample,
-    0.985-0.99x in batches of 32 and 128 (its loop now runs for rows of 5 or more only)."""
+    nothing waits on an overlapping store); a loop per number of vectors, d's vectors held
+    in registers. Against one loop over the vectors loading d's: digits (rows of 2 vectors)
+    1.09-1.2x per sample, MNIST 784-64-10 (4) 1.22x, MNIST (8) 1.15-1.2x per sample and
+    1.0-1.02x in batches of 32 and 128, float64 1.04x, dense MNIST 1.04x."""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(d, W.dtype) and lr == W.dtype
             and last_first == types.boolean):
         return None
@@ -408,37 +407,24 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
         k_val = context.cast(builder, k_val, k, types.intp)
         n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
 
-        def at(pointer, offset):
-            return builder.bitcast(builder.gep(pointer, [offset]), vector_t.as_pointer())
-
-        def each_row(step_row):  # each listed row in turn, with its c = lr a[i]
-            with cgutils.for_range(builder, k_val) as loop:
-                last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
-                t = builder.select(last_first_val, last, loop.index)
-                row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val,
-                                       t)
-                step_row(row, _splat(builder, vector_t, builder.fmul(lr_val, a_i)))
-
-        def step(row, offset, c, d_v):  # row[offset:][:VECTOR_LANES] -= c d_v
-            builder.store(builder.fsub(builder.load(at(row, offset), align=4),
-                                       builder.fmul(c, d_v, flags=flags), flags=flags),
-                          at(row, offset), align=4)
-
-        def held(count):  # rows of count vectors: d's held in registers
-            offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(count)]
-            d_vecs = [builder.load(at(d_data, o), align=4) for o in offsets]
-            each_row(lambda row, c: [step(row, o, c, d_v) for o, d_v in zip(offsets, d_vecs)])
-
-        def loaded(row, c):  # wider rows: d's vectors loaded for each row
-            with cgutils.for_range(builder, n_vectors) as vector:
-                offset = builder.mul(vector.index, cgutils.intp_t(VECTOR_LANES))
-                step(row, offset, c, builder.load(at(d_data, offset), align=4))
-
-        for count in range(1, HELD_VECTORS + 1):
+        # A loop per number of vectors, d's vectors held in registers.
+        for count in range(1, STEP_VECTORS + 1):
             with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
-                held(count)
-        with builder.if_then(builder.icmp_unsigned(">", n_vectors, cgutils.intp_t(HELD_VECTORS))):
-            each_row(loaded)
+                offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(count)]
+                d_vecs = [builder.load(builder.bitcast(builder.gep(d_data, [o]),
+                                                       vector_t.as_pointer()), align=4)
+                          for o in offsets]
+                with cgutils.for_range(builder, k_val) as loop:
+                    last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
+                    t = builder.select(last_first_val, last, loop.index)
+                    row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W,
+                                           W_val, t)
+                    c = _splat(builder, vector_t, builder.fmul(lr_val, a_i))
+                    for o, d_v in zip(offsets, d_vecs):
+                        w = builder.bitcast(builder.gep(row, [o]), vector_t.as_pointer())
+                        step = builder.fmul(c, d_v, flags=flags)
+                        builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags),
+                                      w, align=4)
         return context.get_dummy_value()
     return types.void(a, index, k, W, d, lr, last_first), codegen
 
