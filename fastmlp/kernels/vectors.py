@@ -1,6 +1,6 @@
 """Rows of W as vectors of 16 entries (one 64-byte register of float32, two of float64), where
 LLVM's loops do worse:
-- per sample, the forward sums of rows up to SUM_VECTORS vectors wide in registers, the last
+- per sample, the forward sums of rows up to SUM_BYTES wide in registers, the last
   vector masked (``forward.sample_forward_row``): the softmax layer of a small net (10
   classes), narrow hidden layers;
 - per sample, the fused backward dot products and SGD steps of hidden layers' rows up to one
@@ -14,7 +14,7 @@ LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 time
 anything shorter one element at a time, so a 10-wide layer ran scalar; a 32-wide row took
 one pass of that loop per four inputs, with its checks that rows and sums do not overlap. A
 masked load reads the row's n entries into one vector (the lanes past n read nothing and
-hold 0); a row of up to SUM_VECTORS vectors sums into registers. Digits (64-32-10) per
+hold 0); a row of up to SUM_BYTES sums into registers. Digits (64-32-10) per
 sample: the 32->10 layer's forward pass 3x as fast (103 -> 35 ns), the epoch 1.16-1.34x;
 MNIST (its 128->64 and 64->10 layers) 1.02-1.05x.
 
@@ -42,7 +42,9 @@ VECTOR_LANES = 16
 # Rows this narrow or narrower keep their loops: a masked vector for XOR's 3-wide and 1-wide
 # layers made its epoch 0.95-1.0x as fast (bike's 1-wide output: the same speed).
 SCALAR_UP_TO = 4
-SUM_VECTORS = 8  # the widest rows narrow_rows_sum takes, in vectors
+# The widest rows narrow_rows_sum takes, in bytes: 128 float32 or 64 float64, whose sums fit
+# in eight 64-byte registers (float64 rows of 128: MNIST per sample 0.95x).
+SUM_BYTES = 512
 STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
 BLOCK_VECTORS = 4  # the widest rows whole_vector_block_step takes, in vectors
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
@@ -112,8 +114,9 @@ def fits_vector(z) -> bool:
 
 @inline_kernel
 def sums_in_vectors(W) -> bool:
-    """Whether W's rows go through ``narrow_rows_sum``: up to SUM_VECTORS vectors each."""
-    return SCALAR_UP_TO < W.shape[1] <= SUM_VECTORS * narrow_width(W)
+    """Whether W's rows go through ``narrow_rows_sum``: up to SUM_BYTES each."""
+    return (narrow_width(W) > 0 and SCALAR_UP_TO < W.shape[1]
+            and W.shape[1] * W.itemsize <= SUM_BYTES)
 
 
 def _splat(builder, vector_t, x):
@@ -203,12 +206,12 @@ def _max_lanes(builder, vector):
 @intrinsic
 def narrow_rows_sum(typingctx, a, index, k, W, z):
     """z <- sum over t < k of a[i] * W[i] with i = index[t], for rows of W no wider than
-    ``SUM_VECTORS`` vectors (``sums_in_vectors``): each row's vectors go into sums held in
+    ``SUM_BYTES`` (``sums_in_vectors``): each row's vectors go into sums held in
     registers, the last vector masked. Four inputs per step (two in rows over 4 vectors, or
     their terms and sums would not fit in the registers), added together before they join
     the sums: several loads in flight instead of one chain of dependent additions. (MNIST's
-    128-wide first layer: per sample 1.10x, dense MNIST 1.09x, float64 1.03x, against
-    LLVM's loop; with four inputs per step, 0.94-0.96x.)"""
+    128-wide first layer in float32, against LLVM's loop: per sample 1.10x, dense MNIST
+    1.09x; with four inputs per step, 0.94-0.96x.)"""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(z, W.dtype)):
         return None
     flags = ("contract",)
@@ -222,7 +225,8 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
         n_vectors = builder.udiv(builder.add(n, cgutils.intp_t(VECTOR_LANES - 1)),
                                  cgutils.intp_t(VECTOR_LANES))
         # Vector v of a row starts at entry v * VECTOR_LANES; only the last is partial.
-        offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(SUM_VECTORS)]
+        most = SUM_BYTES // (VECTOR_LANES * W.dtype.bitwidth // 8)  # vectors
+        offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(most)]
         masks = [_first_lanes(builder, VECTOR_LANES, builder.sub(n, offset))
                  for offset in offsets]
 
@@ -238,7 +242,7 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
                 builder.store(builder.fadd(builder.load(total), value, flags=flags), total)
 
         # One loop per number of vectors, so that each keeps its sums in registers.
-        for count in range(1, SUM_VECTORS + 1):
+        for count in range(1, most + 1):
             is_count = builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))
             with builder.if_then(is_count):
                 sums = [cgutils.alloca_once_value(builder, ir.Constant(vector_t, None))
