@@ -43,7 +43,7 @@ VECTOR_LANES = 16
 # layers made its epoch 0.95-1.0x as fast (bike's 1-wide output: the same speed).
 SCALAR_UP_TO = 4
 # The widest rows narrow_rows_sum takes, in bytes: 128 float32 or 64 float64, whose sums fit
-# in eight 64-byte registers (float64 rows of 128: MNIST per sample 0.95x).
+# in eight 64-byte registers (float64 rows of 128: MNIST per sample 0.93x).
 SUM_BYTES = 512
 STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
 BLOCK_VECTORS = 4  # the widest rows whole_vector_block_step takes, in vectors
@@ -210,8 +210,8 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
     registers, the last vector masked. Four inputs per step (two in rows over 4 vectors, or
     their terms and sums would not fit in the registers), added together before they join
     the sums: several loads in flight instead of one chain of dependent additions. (MNIST's
-    128-wide first layer in float32, against LLVM's loop: per sample 1.10x, dense MNIST
-    1.09x; with four inputs per step, 0.94-0.96x.)"""
+    128-wide first layer in float32, against LLVM's loop: per sample 1.02-1.03x, dense MNIST
+    1.055-1.07x; with four inputs per step, 0.94-0.96x.)"""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(z, W.dtype)):
         return None
     flags = ("contract",)
@@ -346,9 +346,9 @@ def whole_vector_block_step(typingctx, a, W, d, d_prev, lr, first):
     """``narrow_block_step`` for rows of 2 to BLOCK_VECTORS whole vectors
     (``blocks_in_vectors``): each row's vectors loaded once for its dot product and its step,
     d's vectors held in registers, the dot products summed as one tree. MNIST per sample
-    (its 128->64 layer) 1.06-1.09x, float64 1.06x, dense MNIST 1.03x; 0.5 s more to compile
-    per-sample SGD. (One loop over the vectors instead of a copy per count: 1.05-1.08x, and
-    no quicker to compile.)"""
+    (its 128->64 layer) 1.11x, float64 1.05x, dense MNIST 1.01x; 0.5 s more to compile
+    per-sample SGD. (One loop over the vectors instead of a copy per count: slower, and no
+    quicker to compile.)"""
     if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
             and _is_vector(d_prev, W.dtype) and lr == W.dtype
             and isinstance(first, types.Integer)):
@@ -402,9 +402,9 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
     ``last_first``, for rows of W of 1 to STEP_VECTORS whole vectors (``steps_in_vectors``):
     without the checks of LLVM's loops that rows and d do not overlap, and without masks (so
     nothing waits on an overlapping store); a loop per number of vectors, d's vectors held
-    in registers. Against one loop over the vectors loading d's: digits (rows of 2 vectors)
-    1.09-1.2x per sample, MNIST 784-64-10 (4) 1.22x, MNIST (8) 1.15-1.2x per sample and
-    1.0-1.02x in batches of 32 and 128, float64 1.04x, dense MNIST 1.04x."""
+    in registers. Against one loop over the vectors loading d's: per sample digits (rows of 2
+    vectors) 1.16x, MNIST 784-64-10 (4) 1.09x, dense MNIST (8) 1.03x, MNIST 1.0x; MNIST
+    batch 32 1.03x, batch 128 1.02x."""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(d, W.dtype) and lr == W.dtype
             and last_first == types.boolean):
         return None
