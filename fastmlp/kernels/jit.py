@@ -10,6 +10,8 @@ loop that divides (a row's sigmoid, say).
 """
 from numba import njit
 
+from . import cache  # noqa: F401  (before any kernel: their caches cover every kernel's source)
+
 FASTMATH = {"reassoc", "contract"}
 
 
