@@ -232,7 +232,7 @@ def hidden_layer_sgd(a, W, b, d, d_prev, lr, l1, l2):
         while i + narrow_width(W) <= n_in:
             whole_vector_block_step(a, W, d, d_prev, lr, i)
             i += narrow_width(W)
-    while i < n_in:  # (the rest of a narrow layer's rows)
+    while i < n_in:  # (every row of other layers, the rows after the last block)
         rows = 4 if i + 4 <= n_in else 1
         if rows == 4:
             d_prev[i], d_prev[i + 1], d_prev[i + 2], d_prev[i + 3] = four_row_dots(W, i, d)

@@ -29,12 +29,12 @@ def output_loss(out_code, loss_code, z, t, delta, scale):
     z: ``(n_out,)`` output pre-activations, replaced by the output activations.
     t: ``(n_out,)`` targets. delta: ``(n_out,)`` written. Returns the loss as float64.
     """
+    if loss_code == CROSS_ENTROPY and fits_vector(z):
+        return one_vector_cross_entropy(z, t, delta, scale)  # (the same, as vectors)
     n = z.shape[0]
     zero = z.dtype.type(0.0)
     one = z.dtype.type(1.0)
     loss = 0.0
-    if loss_code == CROSS_ENTROPY and fits_vector(z):
-        return one_vector_cross_entropy(z, t, delta, scale)  # (the same, as vectors)
     if loss_code == CROSS_ENTROPY:
         # -sum t log p with log p = (z - m) - log(sum exp(z - m)), m = max z (so exp never
         # overflows); dL/dz = p * sum(t) - t.

@@ -157,6 +157,11 @@ def _masked_store(builder, value, pointer, mask):
     builder.call(store, [value, pointer, ir.IntType(32)(4), mask])
 
 
+def _vector_at(builder, vector_t, pointer, offset):
+    """A pointer to the vector_t that starts offset entries past pointer."""
+    return builder.bitcast(builder.gep(pointer, [offset]), vector_t.as_pointer())
+
+
 def _row(context, builder, W_ty, W_val, i, i_ty):
     """A pointer to row i of the C-contiguous matrix W, and W's row length."""
     W_arr = make_array(W_ty)(context, builder, W_val)
@@ -285,6 +290,25 @@ def _lane_sums(builder, vectors):
     return vectors[0]
 
 
+def _are_block_args(a, W, d, d_prev, lr, first) -> bool:
+    """Whether the arguments fit W for a block step (``narrow_block_step``)."""
+    return (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
+            and _is_vector(d_prev, W.dtype) and lr == W.dtype and isinstance(first, types.Integer))
+
+
+def _block(context, builder, signature, args):
+    """For a block step's arguments: pointers to the block's first row of W, to a and d_prev
+    at that row, and to d; and W's row length."""
+    a, W, d, d_prev, _, first = signature.args
+    a_val, W_val, d_val, d_prev_val, _, first_val = args
+    row, n = _row(context, builder, W, W_val, first_val, first)
+    first_val = context.cast(builder, first_val, first, types.intp)
+    a_data = builder.gep(make_array(a)(context, builder, a_val).data, [first_val])
+    d_prev_data = builder.gep(make_array(d_prev)(context, builder, d_prev_val).data,
+                              [first_val])
+    return row, a_data, make_array(d)(context, builder, d_val).data, d_prev_data, n
+
+
 @intrinsic
 def narrow_block_step(typingctx, a, W, d, d_prev, lr, first):
     """For the VECTOR_LANES rows i of W from ``first``, one vector wide or less
@@ -295,21 +319,16 @@ def narrow_block_step(typingctx, a, W, d, d_prev, lr, first):
     same vector span until it retired (digits 0.7x), and rows stepped a vector apart still
     waited on each other in a small layer (this block: digits 1.07-1.3x, MNIST 1.01x). (A
     block that also took the last rows of W, fewer, by masks: digits 0.95-0.97x.)"""
-    if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
-            and _is_vector(d_prev, W.dtype) and lr == W.dtype
-            and isinstance(first, types.Integer)):
+    if not _are_block_args(a, W, d, d_prev, lr, first):
         return None
     flags = ("contract",)
 
     def codegen(context, builder, signature, args):
-        a_val, W_val, d_val, d_prev_val, lr_val, first_val = args
+        lr_val = args[4]
         vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
-        row, n = _row(context, builder, W, W_val, first_val, first)
-        first_val = context.cast(builder, first_val, first, types.intp)
+        row, a_data, d_data, d_prev_data, n = _block(context, builder, signature, args)
         mask = _first_lanes(builder, VECTOR_LANES, n)
-        d_vec = _masked_load(builder, vector_t, make_array(d)(context, builder, d_val).data,
-                             mask)  # 0 past n
-        a_data = builder.gep(make_array(a)(context, builder, a_val).data, [first_val])
+        d_vec = _masked_load(builder, vector_t, d_data, mask)  # 0 past n
         # a[r] (lr d): a broadcast from memory and a product per row
         lr_d = builder.fmul(_splat(builder, vector_t, lr_val), d_vec, flags=flags)
         # Row r's step (lr a[r]) d, at r n in steps: each row's vector overwrites the
@@ -323,18 +342,15 @@ def narrow_block_step(typingctx, a, W, d, d_prev, lr, first):
                                          flags=flags))
             a_r = builder.load(builder.gep(a_data, [cgutils.intp_t(r)]))
             step = builder.fmul(_splat(builder, vector_t, a_r), lr_d, flags=flags)
-            builder.store(step, builder.bitcast(builder.gep(steps, [builder.mul(
-                n, cgutils.intp_t(r))]), vector_t.as_pointer()), align=4)
-        d_prev_data = builder.gep(make_array(d_prev)(context, builder, d_prev_val).data,
-                                  [first_val])
+            builder.store(step, _vector_at(builder, vector_t, steps,
+                                           builder.mul(n, cgutils.intp_t(r))), align=4)
         builder.store(_lane_sums(builder, products),
-                      builder.bitcast(d_prev_data, vector_t.as_pointer()), align=4)
+                      _vector_at(builder, vector_t, d_prev_data, cgutils.intp_t(0)), align=4)
         # The block's VECTOR_LANES rows of n entries: n vectors.
         with cgutils.for_range(builder, n) as loop:
             offset = builder.mul(loop.index, cgutils.intp_t(VECTOR_LANES))
-            w = builder.bitcast(builder.gep(row, [offset]), vector_t.as_pointer())
-            step = builder.load(builder.bitcast(builder.gep(steps, [offset]),
-                                                vector_t.as_pointer()), align=4)
+            w = _vector_at(builder, vector_t, row, offset)
+            step = builder.load(_vector_at(builder, vector_t, steps, offset), align=4)
             builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags), w,
                           align=4)
         return context.get_dummy_value()
@@ -349,24 +365,17 @@ def whole_vector_block_step(typingctx, a, W, d, d_prev, lr, first):
     (its 128->64 layer) 1.11x, float64 1.05x, dense MNIST 1.01x; 0.5 s more to compile
     per-sample SGD. (One loop over the vectors instead of a copy per count: slower, and no
     quicker to compile.)"""
-    if not (_is_matrix(W) and _is_vector(a, W.dtype) and _is_vector(d, W.dtype)
-            and _is_vector(d_prev, W.dtype) and lr == W.dtype
-            and isinstance(first, types.Integer)):
+    if not _are_block_args(a, W, d, d_prev, lr, first):
         return None
     flags = ("contract",)
 
     def codegen(context, builder, signature, args):
-        a_val, W_val, d_val, d_prev_val, lr_val, first_val = args
+        lr_val = args[4]
         vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
-        row, n = _row(context, builder, W, W_val, first_val, first)
-        first_val = context.cast(builder, first_val, first, types.intp)
-        a_data = builder.gep(make_array(a)(context, builder, a_val).data, [first_val])
-        d_data = make_array(d)(context, builder, d_val).data
-        d_prev_data = builder.gep(make_array(d_prev)(context, builder, d_prev_val).data,
-                                  [first_val])
+        row, a_data, d_data, d_prev_data, n = _block(context, builder, signature, args)
 
         def at(pointer, offset):
-            return builder.bitcast(builder.gep(pointer, [offset]), vector_t.as_pointer())
+            return _vector_at(builder, vector_t, pointer, offset)
 
         # One copy of the block per number of vectors, so that d's stay in registers.
         n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
@@ -422,8 +431,7 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
         for count in range(1, STEP_VECTORS + 1):
             with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
                 offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(count)]
-                d_vecs = [builder.load(builder.bitcast(builder.gep(d_data, [o]),
-                                                       vector_t.as_pointer()), align=4)
+                d_vecs = [builder.load(_vector_at(builder, vector_t, d_data, o), align=4)
                           for o in offsets]
                 with cgutils.for_range(builder, k_val) as loop:
                     last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
@@ -432,7 +440,7 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
                                            W_val, t)
                     c = _splat(builder, vector_t, builder.fmul(lr_val, a_i))
                     for o, d_v in zip(offsets, d_vecs):
-                        w = builder.bitcast(builder.gep(row, [o]), vector_t.as_pointer())
+                        w = _vector_at(builder, vector_t, row, o)
                         step = builder.fmul(c, d_v, flags=flags)
                         builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags),
                                       w, align=4)
