@@ -3,6 +3,7 @@
     fastmlp train [xor|digits|mnist|bike] [--layers 128,64] [--epochs N] ... [--save model.npz]
     fastmlp evaluate model.npz DATASET [--split test]
     fastmlp predict model.npz FILE.npy [--out FILE] [--proba]
+    fastmlp compile [--dtype float32,float64] [--threads] [--processes N]
 
 Every problem (a bad option, an unknown dataset, missing data, an unreadable model) ends the
 command with one line on stderr and exit status 2, never a traceback.
@@ -22,6 +23,7 @@ from . import datasets
 from .config import INITS, LOSSES, OUTPUTS
 from .training import DivergenceError
 from .network import Network
+from .compiling import precompile
 
 DATASETS = ("xor", "digits", "mnist", "bike")
 
@@ -368,6 +370,17 @@ def _layers(text: str) -> list[int]:
     return widths
 
 
+def compile_kernels(args) -> None:
+    try:
+        seconds = precompile(args.dtype, threads=args.threads, processes=args.processes)
+    except RuntimeError as e:
+        raise CommandError(str(e).splitlines()[0]) from None
+    wall = seconds.pop("wall")
+    for group, s in seconds.items():
+        print(f"{group:<22} {s:6.1f} s")
+    print(f"compiled in {wall:.1f} s ({sum(seconds.values()):.1f} s of processes at once)")
+
+
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",")]
 
@@ -415,6 +428,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write to this file (.npy, else text) instead of stdout")
     p.add_argument("--proba", action="store_true", help="class probabilities, not labels")
     p.set_defaults(run=predict)
+
+    p = commands.add_parser("compile", help="compile every kernel into Numba's cache ahead of use",
+                            description="Compile the kernels of the given dtypes into Numba's "
+                                        "cache, several processes at once, so that later runs "
+                                        "load them instead of compiling them.")
+    p.add_argument("--dtype", type=_names, default=["float32"],
+                   help="float32 (the default), float64, or float32,float64")
+    p.add_argument("--threads", action="store_true",
+                   help="also the kernel of fit(threads=k), for minibatches on threads")
+    p.add_argument("--processes", type=int, help="at most this many at once (default: one per "
+                                                 "usable core)")
+    p.set_defaults(run=compile_kernels)
     return parser
 
 

@@ -1,0 +1,97 @@
+"""fastmlp.precompile: after it, a new process compiles nothing, whatever it trains."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import cli
+
+# Trains and evaluates every kind of network and setting a user could pick, and prints the
+# kernels Numba had to compile (a kernel loaded from the cache is not compiled), the last one
+# always: a function of its own, which shows that the count works.
+USE_EVERYTHING = """
+import sys
+import numba
+import numpy as np
+from numba.core import event
+
+compiled = []
+
+
+class Listener(event.Listener):
+    def on_start(self, e):
+        compiled.append(e.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, e):
+        pass
+
+
+event.register("numba:compile", Listener())
+import fastmlp
+
+dtype = np.dtype(sys.argv[1]).type
+rng = np.random.default_rng(1)
+X = rng.normal(size=(40, 9)).astype(dtype)
+X[rng.random(X.shape) < 0.7] = 0
+y = rng.integers(0, 4, 40)
+for sizes, activation in (([9, 4], "relu"), ([9, 17, 4], "tanh"), ([9, 40, 8, 4], "sigmoid")):
+    net = fastmlp.Network(sizes, activation=activation, dtype=dtype, seed=0)
+    for batch_size, optimizer, l1, l2, threads in (
+            (1, "sgd", 0, 0, 1), (1, "sgd", 0, 0.01, 1), (1, "sgd", 0.01, 0, 1),
+            (1, "momentum", 0, 0, 1), (1, "nesterov", 0, 0, 1), (1, "adam", 0, 0, 1),
+            (5, "sgd", 0, 0, 1), (5, "adam", 0.01, 0.01, 1), (40, "momentum", 0, 0, 1),
+            (8, "sgd", 0, 0, 2), (8, "adam", 0, 0.01, 2)):
+        net.fit(X, y, batch_size=batch_size, optimizer=optimizer, l1=l1, l2=l2,
+                threads=threads, validation_data=(X[:7], y[:7]))
+    net.predict(X), net.score(X, y), net.loss(X, y, l2=0.1), net.gradient(X, y, l1=0.1)
+
+
+@numba.njit
+def canary():
+    return 1
+
+
+canary()
+print(compiled)
+"""
+
+
+def compiled_by_a_new_process(cache: Path, dtype: str) -> list[str]:
+    package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": package_parent}
+    done = subprocess.run([sys.executable, "-c", USE_EVERYTHING, dtype], env=env, check=True,
+                          capture_output=True, text=True)
+    return eval(done.stdout.splitlines()[-1])  # (a list of names this test printed)
+
+
+def test_after_precompile_nothing_compiles(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))  # (for the processes it starts)
+    assert cli.main(["compile", "--dtype", "float32", "--threads"]) == 0
+    out = capsys.readouterr().out
+    for group in ("per-sample", "momentum", "minibatch", "evaluation", "threads"):
+        assert f"float32 {group}" in out
+    assert compiled_by_a_new_process(cache, "float32") == ["canary"]
+
+
+@pytest.mark.parametrize("kwargs, what", [
+    (dict(dtypes=["int32"]), "dtypes: expected float32 and/or float64, got 'int32'"),
+    (dict(dtypes="float16"), "got 'float16'"),
+    (dict(dtypes=[]), "got none"),
+    (dict(processes=0), "processes: expected an integer >= 1, got 0"),
+    (dict(processes=1.5), "got 1.5"),
+])
+def test_bad_settings(kwargs, what):
+    with pytest.raises(ValueError, match=what):
+        fastmlp.precompile(**kwargs)
+
+
+def test_a_failed_group_says_which(monkeypatch):
+    monkeypatch.setattr(fastmlp.compiling, "GROUPS", {"nonsense": ("no process knows it", 1)})
+    with pytest.raises(RuntimeError, match="compiling the float64 nonsense kernels failed: "
+                                           "ValueError: group: expected one of"):
+        fastmlp.precompile([np.float64], processes=1)
