@@ -150,20 +150,33 @@ def forward_layers(net, codes, Z, ws, first):
 
 
 @inline_kernel
-def forward_sample(net, codes, x, k0, ws, scale0):
-    """``forward`` for one sample x ``(n_in,)`` whose k0 nonzero inputs are at
-    ``ws.input_index[:k0]`` (see ``nonzeros``), the first layer's weights being scale0 * W_0
-    (see ``train.sgd_sample_epochs``). net: a Flat of the parameters. Returns the output
-    pre-activations ``(n_out,)``."""
-    sample_forward_row(x, ws.input_index, k0, layer_weight(net, 0), layer_bias(net, 0),
-                       layer_row(ws, 0), scale0)
-    return forward_hidden(net, codes, ws)
+def forward_sample(net, codes, x, ws, scale0):
+    """``forward`` for one sample x ``(n_in,)``, the first layer's weights being scale0 * W_0
+    (see ``train.sgd_sample_epochs``). net: a Flat of the parameters. Lists x's k0 nonzero
+    inputs in ``ws.input_index[:k0]`` (see ``nonzeros``); returns the output pre-activations
+    ``(n_out,)`` and k0.
+
+    Every layer through one loop: one inlined copy of each kernel it calls (each copy costs
+    compilation time)."""
+    n_layers = net.sizes.shape[0] - 1
+    a, index, scale, k0 = x, ws.input_index, scale0, 0
+    for l in range(n_layers):
+        if l > 0:
+            a = layer_row(ws, l - 1)
+            activate(codes[l - 1], a)
+            index, scale = ws.index, x.dtype.type(1.0)
+        k = nonzeros(a, index)
+        if l == 0:
+            k0 = k
+        sample_forward_row(a, index, k, layer_weight(net, l), layer_bias(net, l),
+                           layer_row(ws, l), scale)
+    return layer_row(ws, n_layers - 1), k0
 
 
 @inline_kernel
 def forward_hidden(net, codes, ws):
-    """The rest of ``forward_sample`` once the first layer's pre-activations are in
-    ``layer_row(ws, 0)``."""
+    """``forward_sample`` from the second layer on, once the first layer's pre-activations
+    are in ``layer_row(ws, 0)``."""
     n_layers = net.sizes.shape[0] - 1
     a = layer_row(ws, 0)
     for l in range(1, n_layers):

@@ -5,7 +5,7 @@ from .arrays import copy, rescale
 from .backward import backward, backward_sgd
 from .borrow import borrowed
 from .buffers import borrowed_flat, layer_weight, layers
-from .forward import forward, forward_sample, nonzeros
+from .forward import forward, forward_sample
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
@@ -170,8 +170,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             i = orders[e, position]
             if position + AHEAD_SAMPLE < stop:
                 prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
-            k0 = nonzeros(X[i], ws.input_index)
-            z = forward_sample(net, codes, X[i], k0, ws, params.dtype.type(scale))
+            z, k0 = forward_sample(net, codes, X[i], ws, params.dtype.type(scale))
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             if lazy:
                 scale *= decay
