@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-# Each group: what it compiles, and about how long it takes alone (seconds, on this project's
-# 2-core machine), to start the longest first.
+# Each group: what it compiles, and about how long it takes alone in a new process (seconds,
+# on this project's 2-core machine), to start the longest first.
 GROUPS = {
-    "per-sample": ("per-sample SGD", 9.0),
-    "threads": ("minibatches on threads, fit(threads=k)", 9.0),
+    "threads": ("minibatches on threads, fit(threads=k)", 14.0),
+    "per-sample": ("per-sample SGD", 7.5),
     "minibatch": ("minibatches, every optimizer; per-sample Adam", 7.0),
-    "momentum": ("per-sample momentum and Nesterov", 3.5),
-    "evaluation": ("predict, loss, gradient, penalties", 2.0),
+    "momentum": ("per-sample momentum and Nesterov", 4.0),
+    "evaluation": ("predict, loss, gradient, penalties", 3.0),
 }
 DTYPES = ("float32", "float64")
 
