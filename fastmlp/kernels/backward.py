@@ -7,6 +7,7 @@ sample the SGD step is fused into the pass (see ``hidden_layer_sgd``).
 import numpy as np
 
 from .activations import backprop_activation
+from .borrow import borrowed
 from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
 from .vectors import blocks_in_vectors, is_narrow, narrow_block_step, narrow_width, \
@@ -16,33 +17,36 @@ from .workspace import delta_block, layer_block, layer_row
 # Rows at least this wide take their per-sample steps four at a time (``sgd_nonzero_rows``).
 FOUR_ROWS_FROM = 64
 
+# A block's sparse first-layer step goes through W a chunk of rows at a time, every sample's
+# rows in the chunk before the next chunk's: the chunk stays in L1 while the samples step it,
+# so each row comes from L2 once per block instead of once per sample that uses it.
+CHUNK_BYTES = 32768
+
+
+@inline_kernel
+def chunk_rows(W):
+    """How many rows of W make a chunk (at least one)."""
+    return max(1, CHUNK_BYTES // (W.shape[1] * W.itemsize))
+
+
+@inline_kernel
+def chunk_end(index, t, end, stop):
+    """The first position from t (up to end) of the sorted list ``index`` at or after row
+    stop."""
+    while t < end and index[t] < stop:
+        t += 1
+    return t
+
 
 @kernel
 def sparse_weight_gradient(A, ptr, index, D, dW):
     """dW = A^T D over A's nonzeros (row s's positions are ``index[ptr[s]:ptr[s + 1]]``):
-    each nonzero a_si adds a_si * D[s] to row i of dW, samples in order."""
-    n_in, n_out = dW.shape
-    for i in range(n_in):
-        for j in range(n_out):
+    each nonzero a_si adds a_si * D[s] to row i of dW, samples in order; as a step of rate -1
+    from zero (``sparse_sgd_step``: W - (-a_si) D[s] is W + a_si D[s], to the bit)."""
+    for i in range(dW.shape[0]):
+        for j in range(dW.shape[1]):
             dW[i, j] = 0
-    for s in range(A.shape[0]):
-        a, d = A[s], D[s]
-        # Four inputs per pass over D[s]: a quarter of its loads, and of the loops' set-up.
-        t, end = ptr[s], ptr[s + 1]
-        while t + 4 <= end:
-            i0, i1, i2, i3 = index[t], index[t + 1], index[t + 2], index[t + 3]
-            a0, a1, a2, a3 = a[i0], a[i1], a[i2], a[i3]
-            for j in range(n_out):
-                dW[i0, j] += a0 * d[j]
-                dW[i1, j] += a1 * d[j]
-                dW[i2, j] += a2 * d[j]
-                dW[i3, j] += a3 * d[j]
-            t += 4
-        for t in range(t, end):
-            i = index[t]
-            a_i = a[i]
-            for j in range(n_out):
-                dW[i, j] += a_i * d[j]
+    sparse_sgd_step(A, ptr, index, D, dW, dW.dtype.type(-1.0))
 
 
 @kernel
@@ -55,44 +59,48 @@ def column_sums(D, out):
 
 @kernel
 def sparse_sgd_step(A, ptr, index, D, W, lr):
-    """W -= lr * A^T D over A's nonzeros, sample by sample: the SGD step of a first layer
-    whose gradient is not needed whole, without a gradient buffer to zero, fill and read
-    (W and dW together overflow L2 on MNIST). Four rows per pass at any width: stepping each
-    sample through ``sgd_nonzero_rows`` instead (one row per pass below FOUR_ROWS_FROM) made
-    bike's 20-wide batches 0.95x as fast."""
-    n_out = W.shape[1]
-    # Every other sample takes its rows last to first: the rows a sample shares with the one
-    # before come first, while the L1 cache still holds them (MNIST batch 32 1.025-1.033x
-    # side by side, batch 128 the same; each row's steps keep their order, so the results
-    # are the same bits).
+    """W -= lr * A^T D over A's nonzeros: the SGD step of a first layer whose gradient is not
+    needed whole, without a gradient buffer to zero, fill and read (W and dW together
+    overflow L2 on MNIST). A chunk of W's rows at a time (see ``CHUNK_BYTES``), every
+    sample's rows in the chunk, in order, before the next chunk's: each row takes its steps
+    in the samples' order, as sample by sample would."""
+    rows = A.shape[0]
+    cursor = ptr[:rows].copy()  # each sample's first row not yet stepped
+    # Borrowed (see ``borrow``): a chunk's views of A, index and D cost no atomic operations.
+    A, index, D, W = borrowed(A), borrowed(index), borrowed(D), borrowed(W)
+    step = chunk_rows(W)
+    for first in range(0, W.shape[0], step):
+        for s in range(rows):
+            t = cursor[s]
+            end = chunk_end(index, t, ptr[s + 1], first + step)
+            step_rows(A[s], index[t:end], end - t, W, D[s], lr)
+            cursor[s] = end
+
+
+@inline_kernel
+def step_rows(a, index, k, W, d, lr):
+    """W[i] -= (lr a[i]) d for the k rows ``index[:k]``: rows of whole vectors through
+    ``whole_vector_rows_step`` (float32 only: float64 MNIST at batch 128 ran 0.96x with it),
+    others four per pass (a quarter of the loads of d, and of the loops' set-up; one by one
+    made bike's 20-wide batches 0.95x as fast)."""
     if steps_in_vectors(W) and W.itemsize == 4:
-        # (See ``vectors``. MNIST batch 32 1.0-1.06x on one thread and 1.08-1.09x on two,
-        # batch 128 1.0x and 1.06-1.08x; float64 batch 128 0.96x, so not float64.)
-        for s in range(A.shape[0]):
-            whole_vector_rows_step(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, D[s],
-                                   lr, s % 2 == 1)
+        whole_vector_rows_step(a, index, k, W, d, lr, False)
         return
-    for s in range(A.shape[0]):
-        a, d = A[s], D[s]
-        step = 1 if s % 2 == 0 else -1
-        first = ptr[s] if step == 1 else ptr[s + 1] - 1
-        k = ptr[s + 1] - ptr[s]
-        u = 0
-        while u + 4 <= k:
-            t = first + step * u
-            i0, i1, i2, i3 = index[t], index[t + step], index[t + 2 * step], index[t + 3 * step]
-            c0, c1, c2, c3 = lr * a[i0], lr * a[i1], lr * a[i2], lr * a[i3]
-            for j in range(n_out):
-                W[i0, j] -= c0 * d[j]
-                W[i1, j] -= c1 * d[j]
-                W[i2, j] -= c2 * d[j]
-                W[i3, j] -= c3 * d[j]
-            u += 4
-        for u in range(u, k):
-            i = index[first + step * u]
-            c = lr * a[i]
-            for j in range(n_out):
-                W[i, j] -= c * d[j]
+    u = 0
+    while u + 4 <= k:
+        i0, i1, i2, i3 = index[u], index[u + 1], index[u + 2], index[u + 3]
+        c0, c1, c2, c3 = lr * a[i0], lr * a[i1], lr * a[i2], lr * a[i3]
+        for j in range(W.shape[1]):
+            W[i0, j] -= c0 * d[j]
+            W[i1, j] -= c1 * d[j]
+            W[i2, j] -= c2 * d[j]
+            W[i3, j] -= c3 * d[j]
+        u += 4
+    for u in range(u, k):
+        i = index[u]
+        c = lr * a[i]
+        for j in range(W.shape[1]):
+            W[i, j] -= c * d[j]
 
 
 @kernel
