@@ -156,8 +156,8 @@ def forward_sample(net, codes, x, ws, scale0):
     inputs in ``ws.input_index[:k0]`` (see ``nonzeros``); returns the output pre-activations
     ``(n_out,)`` and k0.
 
-    Every layer through one loop: one inlined copy of each kernel it calls (each copy costs
-    compilation time)."""
+    Every layer through one loop: one inlined copy of each kernel it calls (with a copy for
+    the first layer and one for the others, per-sample SGD compiled in 8.8 s, not 7.5 s)."""
     n_layers = net.sizes.shape[0] - 1
     a, index, scale, k0 = x, ws.input_index, scale0, 0
     for l in range(n_layers):
