@@ -23,7 +23,7 @@ from . import datasets
 from .config import INITS, LOSSES, OUTPUTS
 from .training import DivergenceError
 from .network import Network
-from .compiling import precompile
+from .compiling import GROUPS, precompile
 
 DATASETS = ("xor", "digits", "mnist", "bike")
 
@@ -376,8 +376,9 @@ def compile_kernels(args) -> None:
     except RuntimeError as e:
         raise CommandError(str(e).splitlines()[0]) from None
     wall = seconds.pop("wall")
-    for group, s in seconds.items():
-        print(f"{group:<22} {s:6.1f} s")
+    for job, s in seconds.items():
+        group = job.split()[1]
+        print(f"{job:<22} {s:6.1f} s  {GROUPS[group][0]}")
     print(f"compiled in {wall:.1f} s ({sum(seconds.values()):.1f} s of processes at once)")
 
 

@@ -19,7 +19,9 @@ FOUR_ROWS_FROM = 64
 
 # A block's sparse first-layer step goes through W a chunk of rows at a time, every sample's
 # rows in the chunk before the next chunk's: the chunk stays in L1 while the samples step it,
-# so each row comes from L2 once per block instead of once per sample that uses it.
+# so each row comes from L2 once per block instead of once per sample that uses it. (MNIST
+# against sample by sample: batch 128 1.12x, batch 32 1.11x, batch 8 1.08x; chunks of 16 KB
+# stepped 0.85x as fast as these, of 40 KB as fast.)
 CHUNK_BYTES = 32768
 
 

@@ -92,7 +92,7 @@ def input_nonzeros(A, ptr, index):
 @kernel
 def sparse_forward(A, ptr, index, W, b, Z):
     """Z = A @ W + b over A's nonzeros only, a row's sums in registers as one sample's are
-    (``sample_forward_row``: MNIST batch 128 1.05x)."""
+    (``sample_forward_row``, against LLVM's loop: MNIST batch 32 1.12x, batch 128 1.09x)."""
     one = W.dtype.type(1.0)
     for s in range(A.shape[0]):
         sample_forward_row(A[s], index[ptr[s]:ptr[s + 1]], ptr[s + 1] - ptr[s], W, b, Z[s], one)
@@ -158,7 +158,7 @@ def forward_sample(net, codes, x, ws, scale0):
     ``(n_out,)`` and k0.
 
     Every layer through one loop: one inlined copy of each kernel it calls (with a copy for
-    the first layer and one for the others, per-sample SGD compiled in 8.8 s, not 7.5 s)."""
+    the first layer and one for the others, per-sample SGD compiled in 8.9 s, not 7.7 s)."""
     n_layers = net.sizes.shape[0] - 1
     a, index, scale, k0 = x, ws.input_index, scale0, 0
     for l in range(n_layers):
