@@ -131,7 +131,18 @@ def test_callback_sees_every_epoch_and_can_stop(Impl):
     assert net.epochs_trained == 14
 
 
-def test_ctrl_c_stops_after_the_kernel_call_and_keeps_completed_epochs():
+@pytest.fixture
+def ctrl_c_as_at_a_terminal():
+    """Python's own SIGINT handler for the test. A process started in the background by a
+    shell without job control (``pytest &`` in a script) starts with SIGINT ignored, and fit
+    leaves a handler that is not Python's alone: Ctrl-C would then never stop the training
+    these tests start (``epochs=10**8``)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_after_the_kernel_call_and_keeps_completed_epochs(ctrl_c_as_at_a_terminal):
     X, y = data(n=8)
     net = Network(SIZES, dtype=np.float64, seed=7)
     net.fit(X, y, epochs=2)  # compiled before the clock starts
@@ -257,7 +268,8 @@ def test_lagged_per_sample_steps_in_slices_change_nothing(optimizer, l2, tiny_ca
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
-def test_ctrl_c_within_an_epoch_goes_back_to_its_start(optimizer, tiny_calls, monkeypatch):
+def test_ctrl_c_within_an_epoch_goes_back_to_its_start(optimizer, tiny_calls, monkeypatch,
+                                                       ctrl_c_as_at_a_terminal):
     import fastmlp.network
     monkeypatch.setattr(fastmlp.network, "FOLD_EVERY", 1)  # (momentum: calls of one sample)
     X, y = data(n=40)
