@@ -1,4 +1,5 @@
 """fastmlp.precompile: after it, a new process compiles nothing, whatever it trains."""
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from fastmlp import cli
 # kernels Numba had to compile (a kernel loaded from the cache is not compiled), the last one
 # always: a function of its own, which shows that the count works.
 USE_EVERYTHING = """
+import json
 import sys
 import numba
 import numpy as np
@@ -56,7 +58,7 @@ def canary():
 
 
 canary()
-print(compiled)
+print(json.dumps(compiled))
 """
 
 
@@ -65,7 +67,7 @@ def compiled_by_a_new_process(cache: Path, dtype: str) -> list[str]:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": package_parent}
     done = subprocess.run([sys.executable, "-c", USE_EVERYTHING, dtype], env=env, check=True,
                           capture_output=True, text=True)
-    return eval(done.stdout.splitlines()[-1])  # (a list of names this test printed)
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def test_after_precompile_nothing_compiles(tmp_path, monkeypatch, capsys):
