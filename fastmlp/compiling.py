@@ -80,7 +80,9 @@ def _compile_in_a_process(group: str, dtype: str) -> float:
     package_parent = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "fastmlp.compiling", group, dtype],
+    # (Not ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
+    child = "import sys; from fastmlp.compiling import compile_group; compile_group(*sys.argv[1:])"
+    done = subprocess.run([sys.executable, "-c", child, group, dtype],
                           env={**os.environ, "PYTHONPATH": path}, capture_output=True,
                           text=True)
     if done.returncode != 0:
@@ -114,7 +116,3 @@ def compile_group(group: str, dtype: str) -> None:
         net.gradient(X, y, l1=0.01, l2=0.01)
     else:
         raise ValueError(f"group: expected one of {', '.join(GROUPS)}, got {group!r}")
-
-
-if __name__ == "__main__":
-    compile_group(*sys.argv[1:])

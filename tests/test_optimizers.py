@@ -158,19 +158,23 @@ def test_bad_optimizer_settings(Impl, settings, error, words):
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("sliced", [False, True], ids=["whole", "sliced"])
 @pytest.mark.parametrize("momentum", [0.9, 0.2])
+@pytest.mark.parametrize("width", [7, 3, 16, 80])
 def test_lazy_per_sample_momentum_matches_the_eager_reference(optimizer, dtype, tolerance,
-                                                              sliced, momentum, monkeypatch):
+                                                              sliced, momentum, width,
+                                                              monkeypatch):
     # Mostly-zero inputs: most rows of W_0 step only in their lagged form (see
     # kernels/momentum.py); a changing rate, calls ending mid-epoch and (with momentum 0.2,
-    # 0.2^26 < FOLD_BELOW) folds within an epoch must not matter.
+    # 0.2^26 < FOLD_BELOW) folds within an epoch must not matter. The first layer's width
+    # picks its loops: sums in registers and stepped by LLVM's loop (7), both loops (3), both
+    # as vectors (16), whole vectors stepped, summed as vectors in float32 only (80).
     import fastmlp.training
     from fastmlp.kernels.momentum import FOLD_BELOW
     from fastmlp.schedules import Step
     if sliced:
         monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 1e-9)
     assert (momentum == 0.9) == (momentum ** 30 > FOLD_BELOW)
-    X, y = make_data([12, 7, 3], "softmax", None, n=30, zeros=0.85, dtype=dtype)
-    nets = [impl([12, 7, 3], activation="relu", dtype=dtype, seed=16)
+    X, y = make_data([12, width, 3], "softmax", None, n=30, zeros=0.85, dtype=dtype)
+    nets = [impl([12, width, 3], activation="relu", dtype=dtype, seed=16)
             for impl in (Network, reference.Network)]
     for net in nets:
         net.fit(X, y, epochs=3, lr=0.05, optimizer=optimizer, momentum=momentum,

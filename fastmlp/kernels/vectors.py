@@ -1,13 +1,14 @@
 """Rows of W as vectors of 16 entries (one 64-byte register of float32, two of float64), where
 LLVM's loops do worse:
 - per sample, the forward sums of rows up to SUM_BYTES wide in registers, the last
-  vector masked (``forward.sample_forward_row``): the softmax layer of a small net (10
-  classes), narrow hidden layers;
+  vector masked (``forward.sample_forward_row``, ``momentum.lagged_forward_row``): the
+  softmax layer of a small net (10 classes), narrow hidden layers;
 - per sample, the fused backward dot products and SGD steps of hidden layers' rows up to one
   vector wide or of 2 to BLOCK_VECTORS whole vectors, 16 rows at a time
   (``backward.hidden_layer_sgd``);
 - the first layer's steps of rows of up to STEP_VECTORS whole vectors, per sample
-  (``backward.sgd_nonzero_rows``) and in minibatches (``backward.sparse_sgd_step``);
+  (``backward.sgd_nonzero_rows``, ``momentum.lagged_step``) and in minibatches
+  (``backward.sparse_sgd_step``);
 - the softmax cross-entropy of up to one vector of outputs (``loss.output_loss``).
 
 LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 times) and runs
