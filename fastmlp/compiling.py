@@ -110,6 +110,8 @@ def compile_group(group: str, dtype: str) -> None:
     elif group == "minibatch":
         net.fit(X, y, batch_size=4)
     elif group == "threads":
+        from . import network
+        network.THREADS_FROM = 0  # (this process only: the threaded kernel for a tiny batch)
         net.fit(X, y, batch_size=4, threads=2)
     elif group == "evaluation":
         net.predict_proba(X)

@@ -111,7 +111,9 @@ class BaseNetwork:
             blocks of the batch's rows), summed in order. Results depend on ``threads`` (the
             split), never on scheduling:
             the same ``threads`` gives the same bits on any machine. Per-sample steps are
-            sequential and ignore it. The first call with threads > 1 starts Numba's thread
+            sequential and ignore it, and so do batches too small to gain from threads (batch
+            rows times weights under about a million: ``network.THREADS_FROM``), which train
+            as on one thread. The first call with threads > 1 starts Numba's thread
             pool (OpenMP's where available: see the README about fork()).
         Ctrl-C stops training after the kernel call under way (kernel calls take a fraction of
         a second: long epochs are trained in slices); the network goes back to the end of the

@@ -18,6 +18,15 @@ from .model import BaseNetwork
 FOLD_EVERY = 1024
 
 
+# fit(threads=k) splits a batch only if it holds this many nominal multiply-adds (rows times
+# weights) or more: below it, the three hand-overs between the cores per batch cost more than
+# the split saves. Two threads against one, side by side on this project's 2-core machine:
+# 0.87M (MNIST 784-128-64-10 at batch 8) 0.69x, 0.81M 0.81-1.08x, 1.6-1.75M 0.98-1.17x
+# (sparse MNIST inputs do less than the nominal work), 3.3-3.5M 1.27-1.34x; bike and digits
+# at batch 8 to 128 (9K-0.3M) 0.22-0.9x.
+THREADS_FROM = 1 << 20
+
+
 @contextlib.contextmanager
 def _subnormals_flushed():
     """Within the block, this thread computes with subnormal numbers flushed to zero
@@ -91,11 +100,12 @@ class Network(BaseNetwork):
             optimizer.name in ("momentum", "nesterov") and 0 < optimizer.momentum < 1
             and l1 == l2 == 0))
 
-    @staticmethod
-    def _threaded(batch_size, threads) -> bool:
-        """Whether batches are split into ``threads`` parts at once (``kernels/parallel.py``);
-        per-sample steps are sequential."""
-        return threads > 1 and batch_size > 1
+    def _threaded(self, batch_size, threads) -> bool:
+        """Whether batches are split into ``threads`` parts at once (``kernels/parallel.py``):
+        per-sample steps are sequential, and batches of fewer than THREADS_FROM multiply-adds
+        run on one thread."""
+        n_weights = sum(a * b for a, b in zip(self.sizes, self.sizes[1:]))
+        return threads > 1 and batch_size > 1 and batch_size * n_weights >= THREADS_FROM
 
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
                       losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:

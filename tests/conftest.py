@@ -36,6 +36,17 @@ def relative_error(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
+@pytest.fixture(autouse=True)
+def threads_for_any_batch(monkeypatch):
+    """fit(threads=k) splits even the tests' tiny batches (which it would train on one
+    thread: ``network.THREADS_FROM``), so that the threaded kernel is what they test. Returns
+    the threshold fit uses outside the tests."""
+    import fastmlp.network
+    threshold = fastmlp.network.THREADS_FROM
+    monkeypatch.setattr(fastmlp.network, "THREADS_FROM", 0)
+    return threshold
+
+
 @pytest.fixture(params=[Network, reference.Network], ids=["fastmlp", "reference"])
 def Impl(request):
     return request.param

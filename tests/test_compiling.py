@@ -34,6 +34,9 @@ class Listener(event.Listener):
 
 event.register("numba:compile", Listener())
 import fastmlp
+import fastmlp.network
+
+fastmlp.network.THREADS_FROM = 0  # (the threaded kernel for these tiny batches too)
 
 dtype = np.dtype(sys.argv[1]).type
 rng = np.random.default_rng(1)

@@ -108,3 +108,29 @@ def test_more_threads_than_inputs(optimizer):
     for net in nets:
         net.fit(X, y, epochs=3, batch_size=4, lr=0.1, optimizer=optimizer, threads=3)
     assert relative_error(nets[0].params, nets[1].params) < 1e-10
+
+
+def test_batches_too_small_for_threads_train_on_one(monkeypatch, threads_for_any_batch):
+    """Below THREADS_FROM multiply-adds per batch (rows x weights), fit(threads=2) trains as on
+    one thread, bit for bit, and never starts the threaded kernel; at it, it does."""
+    monkeypatch.setattr(fastmlp.network, "THREADS_FROM", threads_for_any_batch)
+    calls = []
+    threaded = fastmlp.network.parallel_batch_epochs
+
+    def spy(*args):
+        calls.append(args[11])  # (batch_size)
+        return threaded(*args)
+
+    monkeypatch.setattr(fastmlp.network, "parallel_batch_epochs", spy)
+    sizes = [300, 60, 10]  # 18,600 weights
+    X, y = make_data(sizes, "softmax", None, n=120, seed=4, zeros=0.85)
+    small = -(-threads_for_any_batch // 18600) - 1  # the largest batch under the threshold
+
+    def fit(threads, batch_size):
+        net = Network(sizes, dtype=np.float64, seed=6)
+        net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.1, threads=threads)
+        return net.params
+
+    assert np.array_equal(fit(2, small), fit(1, small)) and calls == []
+    assert not np.array_equal(fit(2, small + 1), fit(1, small + 1))
+    assert calls == [small + 1]
