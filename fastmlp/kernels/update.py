@@ -42,12 +42,15 @@ def adam_step(params, grad, m, v, t, lr, beta1, beta2, eps):
     one = params.dtype.type(1.0)
     # The bias corrections in float64, then the arithmetic in the buffer's own dtype.
     step_size = params.dtype.type(lr / (1.0 - float(beta1) ** t))
-    root_correction = params.dtype.type(np.sqrt(1.0 - float(beta2) ** t))
+    # sqrt(v / (1 - b2^t)) as sqrt(v) times 1 / sqrt(1 - b2^t): a division per parameter
+    # fewer (divisions and square roots are the loop's slowest instructions), rounded a little
+    # differently from PyTorch's sqrt(v) / sqrt(1 - b2^t).
+    root_factor = params.dtype.type(1.0 / np.sqrt(1.0 - float(beta2) ** t))
     for k in range(params.shape[0]):
         g = grad[k]
         m[k] = beta1 * m[k] + (one - beta1) * g
         v[k] = beta2 * v[k] + (one - beta2) * g * g
-        params[k] -= step_size * m[k] / (np.sqrt(v[k]) / root_correction + eps)
+        params[k] -= step_size * m[k] / (np.sqrt(v[k]) * root_factor + eps)
 
 
 @kernel
