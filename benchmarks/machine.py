@@ -67,6 +67,8 @@ def describe() -> dict[str, Any]:
     """A JSON-able description of this machine and software."""
     import numba
 
+    import fastmlp.network
+
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -82,6 +84,7 @@ def describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {p: version(p) for p in PACKAGES},
         "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "threads_from": fastmlp.network.THREADS_FROM,
         "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
         "blas": blas(),
     }
