@@ -26,8 +26,9 @@ import numpy as np
 GROUPS = {
     "threads": ("minibatches on threads, fit(threads=k)", 14.0),
     "per-sample": ("per-sample SGD", 7.5),
-    "minibatch": ("minibatches, every optimizer; per-sample Adam", 7.0),
-    "momentum": ("per-sample momentum and Nesterov", 4.0),
+    "minibatch": ("minibatches, every optimizer", 7.0),
+    "momentum": ("per-sample momentum and Nesterov", 4.5),
+    "adam": ("per-sample Adam", 5.0),
     "evaluation": ("predict, loss, gradient, penalties", 3.0),
 }
 DTYPES = ("float32", "float64")
@@ -107,6 +108,8 @@ def compile_group(group: str, dtype: str) -> None:
         net.fit(X, y, batch_size=1)
     elif group == "momentum":
         net.fit(X, y, batch_size=1, optimizer="momentum")
+    elif group == "adam":
+        net.fit(X, y, batch_size=1, optimizer="adam")
     elif group == "minibatch":
         net.fit(X, y, batch_size=4)
     elif group == "threads":

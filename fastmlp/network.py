@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 
+from .kernels.adam import adam_sample_epochs
 from .kernels.evaluate import loss_and_gradient, outputs
 from .kernels.fpmode import flush_subnormals, restore_mode
 from .kernels.penalty import add_penalty_gradient, penalty
@@ -93,10 +94,10 @@ class Network(BaseNetwork):
 
     @staticmethod
     def _fused(batch_size, optimizer, l1, l2) -> bool:
-        """Whether per-sample steps are fused into the backward pass: SGD, and momentum or
-        Nesterov with 0 < momentum < 1 and no penalty (see ``kernels/momentum.py``). Those
+        """Whether per-sample steps are fused into the backward pass: SGD, Adam, and momentum
+        or Nesterov with 0 < momentum < 1 and no penalty (see ``kernels/momentum.py``). Those
         kernels call no BLAS."""
-        return batch_size == 1 and (optimizer.name == "sgd" or (
+        return batch_size == 1 and (optimizer.name in ("sgd", "adam") or (
             optimizer.name in ("momentum", "nesterov") and 0 < optimizer.momentum < 1
             and l1 == l2 == 0))
 
@@ -124,6 +125,11 @@ class Network(BaseNetwork):
                     *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
                     threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
                     self._state, steps, losses, last_good, last_state, caller)
+            elif fused and optimizer.name == "adam":
+                result = adam_sample_epochs(
+                    *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
+                    optimizer.hyper(self.dtype), s(l1), s(l2), self._state, steps, losses,
+                    last_good, last_state)
             elif fused:
                 result = momentum_sample_epochs(
                     *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
@@ -148,12 +154,12 @@ class Network(BaseNetwork):
         return plan.batch_size
 
     def _visit_seconds(self, plan) -> float:
-        # Twice what this project's machine takes, per parameter: a fused per-sample step
-        # touches the rows of nonzero inputs (~0.1 ns per parameter on MNIST); other steps
-        # move every parameter once per batch (per-sample Adam: ~5 ns per parameter).
+        # At least twice what this project's machine takes, per parameter: a fused
+        # per-sample step of SGD or momentum touches the rows of nonzero inputs (~0.1 ns per
+        # parameter on MNIST); other steps move every parameter once per batch.
         per_parameter = 3e-10
         if not (self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2)
-                and plan.l1 == 0):
+                and plan.l1 == 0 and plan.optimizer.name != "adam"):
             per_parameter += 1e-8 / plan.batch_size
         return per_parameter * self._params.size + 3e-7
 

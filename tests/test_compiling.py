@@ -78,7 +78,7 @@ def test_after_precompile_nothing_compiles(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))  # (for the processes it starts)
     assert cli.main(["compile", "--dtype", "float32", "--threads"]) == 0
     out = capsys.readouterr().out
-    for group in ("per-sample", "momentum", "minibatch", "evaluation", "threads"):
+    for group in ("per-sample", "momentum", "adam", "minibatch", "evaluation", "threads"):
         assert f"float32 {group}" in out
     assert compiled_by_a_new_process(cache, "float32") == ["canary"]
 

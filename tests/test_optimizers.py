@@ -193,3 +193,28 @@ def test_per_sample_momentum_outside_the_lagged_range_matches_the_reference(mome
         net.fit(X, y, epochs=2, lr=0.01, optimizer="momentum", momentum=momentum)
     assert relative_error(nets[0].params, nets[1].params) < 1e-10
     assert relative_error(nets[0]._state, nets[1]._state) < 1e-10
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize("sliced", [False, True], ids=["whole", "sliced"])
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (0.001, 0.01)], ids=["plain", "penalty"])
+def test_fused_per_sample_adam_matches_the_reference(dtype, tolerance, sliced, l1, l2,
+                                                     monkeypatch):
+    # Per-sample Adam steps each row as its gradient is known (kernels/adam.py): mostly-zero
+    # inputs (their rows step with gradient 0, or only the penalty's), a changing rate and
+    # calls ending mid-epoch.
+    import fastmlp.training
+    from fastmlp.schedules import Step
+    if sliced:
+        monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 1e-9)
+    sizes = [12, 16, 7, 3]
+    X, y = make_data(sizes, "softmax", None, n=30, zeros=0.85, dtype=dtype)
+    nets = [impl(sizes, activation="sigmoid", dtype=dtype, seed=16)
+            for impl in (Network, reference.Network)]
+    histories = [net.fit(X, y, epochs=3, lr=0.01, l1=l1, l2=l2, optimizer="adam",
+                         beta1=0.85, beta2=0.99, eps=1e-7, schedule=Step(1, 0.5))
+                 for net in nets]
+    assert relative_error(nets[0].params, nets[1].params) < tolerance
+    assert relative_error(nets[0]._state, nets[1]._state) < tolerance
+    assert nets[0]._steps == nets[1]._steps == 90
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=tolerance)

@@ -12,7 +12,7 @@ batch's mean loss plus the penalty.
 """
 import numpy as np
 
-from .jit import kernel
+from .jit import inline_kernel, kernel
 
 SGD = 0
 MOMENTUM = 1
@@ -37,15 +37,22 @@ def momentum_step(params, grad, v, lr, mu, nesterov):
             params[k] -= lr * v[k]
 
 
+@inline_kernel
+def adam_factors(params, lr, beta1, beta2, t):
+    """Adam's step t as params -= step_size m / (sqrt(v) root_factor + eps): the bias
+    corrections in float64, then in params' dtype. sqrt(v / (1 - b2^t)) is sqrt(v) times
+    1 / sqrt(1 - b2^t): a division per parameter fewer (divisions and square roots are the
+    loop's slowest instructions), rounded a little differently from PyTorch's
+    sqrt(v) / sqrt(1 - b2^t)."""
+    step_size = params.dtype.type(lr / (1.0 - float(beta1) ** t))
+    root_factor = params.dtype.type(1.0 / np.sqrt(1.0 - float(beta2) ** t))
+    return step_size, root_factor
+
+
 @kernel
 def adam_step(params, grad, m, v, t, lr, beta1, beta2, eps):
     one = params.dtype.type(1.0)
-    # The bias corrections in float64, then the arithmetic in the buffer's own dtype.
-    step_size = params.dtype.type(lr / (1.0 - float(beta1) ** t))
-    # sqrt(v / (1 - b2^t)) as sqrt(v) times 1 / sqrt(1 - b2^t): a division per parameter
-    # fewer (divisions and square roots are the loop's slowest instructions), rounded a little
-    # differently from PyTorch's sqrt(v) / sqrt(1 - b2^t).
-    root_factor = params.dtype.type(1.0 / np.sqrt(1.0 - float(beta2) ** t))
+    step_size, root_factor = adam_factors(params, lr, beta1, beta2, t)
     for k in range(params.shape[0]):
         g = grad[k]
         m[k] = beta1 * m[k] + (one - beta1) * g
