@@ -5,7 +5,10 @@ Adam moves every parameter at every step, so per sample it is a pass over the wh
 row takes that step as soon as its gradient a_i d is known, in the pass that also takes its
 dot product for the layer below, instead of the gradient going through a buffer to be zeroed,
 filled, read and stepped. The first layer's every row steps, zero inputs' rows with the
-gradient 0 (and the penalty's); so no list of nonzero inputs is needed there.
+gradient 0 (and the penalty's); so no list of nonzero inputs is needed there. Against the
+minibatch kernel at batch 1: MNIST 1.27x (~50 us per sample, about what its vector square
+roots and divisions take), digits 1.68x, float64 MNIST 1.135x (whose parameters and moments,
+2.6 MB, overflow L2).
 """
 import numpy as np
 
