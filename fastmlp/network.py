@@ -95,8 +95,8 @@ class Network(BaseNetwork):
     @staticmethod
     def _fused(batch_size, optimizer, l1, l2) -> bool:
         """Whether per-sample steps are fused into the backward pass: SGD, Adam, and momentum
-        or Nesterov with 0 < momentum < 1 and no penalty (see ``kernels/momentum.py``). Those
-        kernels call no BLAS."""
+        or Nesterov with 0 < momentum < 1 and no penalty (see ``kernels/momentum.py`` and
+        ``kernels/adam.py``). Those kernels call no BLAS."""
         return batch_size == 1 and (optimizer.name in ("sgd", "adam") or (
             optimizer.name in ("momentum", "nesterov") and 0 < optimizer.momentum < 1
             and l1 == l2 == 0))

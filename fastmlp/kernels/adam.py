@@ -20,15 +20,14 @@ from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .prefetch import prefetch_sample
 from .train import AHEAD_SAMPLE, GOING_ON, DIVERGED, end_epoch
-from .update import adam_factors, adam_step
+from .update import adam_factors, adam_step, adam_update
 from .workspace import borrowed_workspace, layer_row, workspace
 
 
 @inline_kernel
-def adam_row(a_i, d, W, M, V, i, step_size, root_factor, b1, b2, eps, l1, l2):
-    """Row i of W (its moments rows i of M and V) takes Adam's step for the gradient a_i d
-    plus the penalty's; returns W[i] . d with W before its step."""
-    one = W.dtype.type(1.0)
+def adam_row(a_i, d, W, M, V, i, factors, l1, l2):
+    """Row i of W (its moments rows i of M and V) takes Adam's step (``update.adam_update``)
+    for the gradient a_i d plus the penalty's; returns W[i] . d with W before its step."""
     acc = W.dtype.type(0.0)
     for j in range(W.shape[1]):
         w = W[i, j]
@@ -36,11 +35,7 @@ def adam_row(a_i, d, W, M, V, i, step_size, root_factor, b1, b2, eps, l1, l2):
         g = a_i * d[j]
         if l1 != 0 or l2 != 0:
             g += l1 * np.sign(w) + l2 * w
-        m = b1 * M[i, j] + (one - b1) * g
-        v = b2 * V[i, j] + (one - b2) * g * g
-        M[i, j] = m
-        V[i, j] = v
-        W[i, j] = w - step_size * m / (np.sqrt(v) * root_factor + eps)
+        W[i, j], M[i, j], V[i, j] = adam_update(w, g, M[i, j], V[i, j], factors)
     return acc
 
 
@@ -50,7 +45,7 @@ def backward_adam(net, mom, vel, codes, x, ws, t, lr, b1, b2, eps, l1, l2):
     net, mom, vel: Flats of the parameters and of the first and second moments; x: the
     sample ``(n_in,)``; the workspace holds its hidden activations from ``forward_sample``."""
     n_layers = net.sizes.shape[0] - 1
-    step_size, root_factor = adam_factors(x, lr, b1, b2, t)
+    factors = adam_factors(x, lr, b1, b2, eps, t)
     d_cur, d_next = ws.d_a, ws.d_b
     for l in range(n_layers - 1, -1, -1):
         W, M, V = layer_weight(net, l), layer_weight(mom, l), layer_weight(vel, l)
@@ -58,8 +53,7 @@ def backward_adam(net, mom, vel, codes, x, ws, t, lr, b1, b2, eps, l1, l2):
         d = d_cur[:n_out]
         a = x if l == 0 else layer_row(ws, l - 1)
         for i in range(n_in):  # (for the first layer, dot products that nothing reads)
-            d_next[i] = adam_row(a[i], d, W, M, V, i, step_size, root_factor, b1, b2, eps, l1,
-                                 l2)
+            d_next[i] = adam_row(a[i], d, W, M, V, i, factors, l1, l2)
         if l > 0:
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         adam_step(layer_bias(net, l), d, layer_bias(mom, l), layer_bias(vel, l), t, lr, b1, b2,

@@ -38,26 +38,33 @@ def momentum_step(params, grad, v, lr, mu, nesterov):
 
 
 @inline_kernel
-def adam_factors(params, lr, beta1, beta2, t):
-    """Adam's step t as params -= step_size m / (sqrt(v) root_factor + eps): the bias
+def adam_factors(params, lr, beta1, beta2, eps, t):
+    """The constants of Adam's step t, in params' dtype, for ``adam_update``: the bias
     corrections in float64, then in params' dtype. sqrt(v / (1 - b2^t)) is sqrt(v) times
     1 / sqrt(1 - b2^t): a division per parameter fewer (divisions and square roots are the
     loop's slowest instructions), rounded a little differently from PyTorch's
     sqrt(v) / sqrt(1 - b2^t)."""
+    one = params.dtype.type(1.0)
     step_size = params.dtype.type(lr / (1.0 - float(beta1) ** t))
     root_factor = params.dtype.type(1.0 / np.sqrt(1.0 - float(beta2) ** t))
-    return step_size, root_factor
+    return step_size, root_factor, beta1, one - beta1, beta2, one - beta2, eps
+
+
+@inline_kernel
+def adam_update(w, g, m, v, factors):
+    """One parameter w, its gradient g and its moments m and v after Adam's step (factors:
+    ``adam_factors``'s): returns (w, m, v)."""
+    step_size, root_factor, beta1, rest1, beta2, rest2, eps = factors
+    m = beta1 * m + rest1 * g
+    v = beta2 * v + rest2 * g * g
+    return w - step_size * m / (np.sqrt(v) * root_factor + eps), m, v
 
 
 @kernel
 def adam_step(params, grad, m, v, t, lr, beta1, beta2, eps):
-    one = params.dtype.type(1.0)
-    step_size, root_factor = adam_factors(params, lr, beta1, beta2, t)
+    factors = adam_factors(params, lr, beta1, beta2, eps, t)
     for k in range(params.shape[0]):
-        g = grad[k]
-        m[k] = beta1 * m[k] + (one - beta1) * g
-        v[k] = beta2 * v[k] + (one - beta2) * g * g
-        params[k] -= step_size * m[k] / (np.sqrt(v[k]) * root_factor + eps)
+        params[k], m[k], v[k] = adam_update(params[k], grad[k], m[k], v[k], factors)
 
 
 @kernel
