@@ -113,9 +113,10 @@ def compile_group(group: str, dtype: str) -> None:
     elif group == "minibatch":
         net.fit(X, y, batch_size=4)
     elif group == "threads":
-        from . import network
-        network.THREADS_FROM = 0  # (this process only: the threaded kernel for a tiny batch)
-        net.fit(X, y, batch_size=4, threads=2)
+        # One batch just big enough to be split (``network.THREADS_FROM``).
+        from .network import THREADS_FROM
+        rows = -(-THREADS_FROM // (6 * 5 + 5 * 4 + 4 * 3))
+        net.fit(np.resize(X, (rows, 6)), np.resize(y, rows), batch_size=rows, threads=2)
     elif group == "evaluation":
         net.predict_proba(X)
         net.gradient(X, y, l1=0.01, l2=0.01)
