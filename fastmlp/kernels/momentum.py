@@ -28,7 +28,7 @@ from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .prefetch import prefetch_sample
 from .train import AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
-from .update import momentum_step
+from .update import momentum_step, momentum_update
 from .vectors import narrow_rows_sum, steps_in_vectors, sums_in_vectors, \
     whole_vector_rows_step
 from .workspace import borrowed_workspace, layer_row, workspace
@@ -93,13 +93,7 @@ def momentum_row(a_i, d, W, V, i, lr, mu, nesterov):
     for j in range(W.shape[1]):
         w = W[i, j]
         acc += w * d[j]
-        g = a_i * d[j]
-        v = mu * V[i, j] + g
-        V[i, j] = v
-        if nesterov:
-            W[i, j] = w - lr * (g + mu * v)
-        else:
-            W[i, j] = w - lr * v
+        W[i, j], V[i, j] = momentum_update(w, a_i * d[j], V[i, j], lr, mu, nesterov)
     return acc
 
 

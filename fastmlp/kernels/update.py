@@ -27,14 +27,20 @@ def sgd(params, grad, lr):
         params[k] -= lr * grad[k]
 
 
+@inline_kernel
+def momentum_update(w, g, v, lr, mu, nesterov):
+    """One parameter w, its gradient g and its velocity v after a momentum (or Nesterov)
+    step: returns (w, v)."""
+    v = mu * v + g
+    if nesterov:
+        return w - lr * (g + mu * v), v
+    return w - lr * v, v
+
+
 @kernel
 def momentum_step(params, grad, v, lr, mu, nesterov):
     for k in range(params.shape[0]):
-        v[k] = mu * v[k] + grad[k]
-        if nesterov:
-            params[k] -= lr * (grad[k] + mu * v[k])
-        else:
-            params[k] -= lr * v[k]
+        params[k], v[k] = momentum_update(params[k], grad[k], v[k], lr, mu, nesterov)
 
 
 @inline_kernel
