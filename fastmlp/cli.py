@@ -1,6 +1,6 @@
 """The ``fastmlp`` command line.
 
-    fastmlp train [xor|digits|mnist|bike] [--layers 128,64] [--epochs N] ... [--save model.npz]
+    fastmlp train [xor|digits|mnist|bike] [--layers 128,64] [--epochs N] [--optimizer adam] ...
     fastmlp evaluate model.npz DATASET [--split test]
     fastmlp predict model.npz FILE.npy [--out FILE] [--proba]
     fastmlp compile [--dtype float32,float64] [--threads] [--processes N]
@@ -23,6 +23,7 @@ from . import datasets
 from .config import INITS, LOSSES, OUTPUTS
 from .training import DivergenceError
 from .network import Network
+from .optimizers import CODES as OPTIMIZERS, Optimizer
 from .compiling import GROUPS, precompile
 
 DATASETS = ("xor", "digits", "mnist", "bike")
@@ -38,6 +39,9 @@ PRESETS = {
     "bike": dict(layers=[20], activation="sigmoid", output="identity", init="xavier",
                  epochs=50, batch_size=16, lr=0.3),
 }
+
+
+ADAM_LR = 0.001  # --optimizer adam's default rate (PyTorch's and scikit-learn's)
 
 
 class CommandError(Exception):
@@ -128,7 +132,17 @@ def _settings(args) -> dict:
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
     s.update(loss=args.loss, l1=args.l1, l2=args.l2, dtype=args.dtype, seed=args.seed,
-             threads=args.threads)
+             threads=args.threads, optimizer=args.optimizer,
+             momentum=0.9 if args.momentum is None else args.momentum)
+    if args.momentum is not None and args.optimizer not in ("momentum", "nesterov"):
+        raise CommandError(f"--momentum is for --optimizer momentum or nesterov; got "
+                           f"--optimizer {args.optimizer}")
+    if args.lr is None:  # (the presets' rates are SGD's)
+        if args.optimizer == "adam":
+            s["lr"] = ADAM_LR
+        elif args.optimizer in ("momentum", "nesterov") and 0 <= s["momentum"] < 1:
+            # The same step size in the long run: v sums the gradients by 1 / (1 - momentum).
+            s["lr"] *= 1 - s["momentum"]
     if isinstance(s["activation"], str):
         s["activation"] = [s["activation"]]
     if s["epochs"] < 1 or s["batch_size"] < 1 or not s["lr"] > 0:
@@ -138,6 +152,11 @@ def _settings(args) -> dict:
         raise CommandError(f"--l1 and --l2 must be >= 0; got {s['l1']:g}, {s['l2']:g}")
     if s["threads"] < 1:
         raise CommandError(f"--threads must be >= 1; got {s['threads']}")
+    try:  # (fit's own checks, before the data loads)
+        Optimizer.create(s["optimizer"], s["momentum"], 0.9, 0.999, 1e-8)
+    except ValueError as e:
+        raise CommandError(f"--optimizer {s['optimizer']} --momentum {s['momentum']:g}: {e}"
+                           ) from None
     return s
 
 
@@ -188,14 +207,20 @@ def _make_network(s: dict, data: Data) -> Network:
                    init=s["init"], dtype=np.dtype(s["dtype"]), seed=s["seed"])
 
 
+def _optimizer(s: dict) -> str:
+    if s["optimizer"] in ("momentum", "nesterov"):
+        return f"{s['optimizer']} {s['momentum']:g}"
+    return s["optimizer"]
+
+
 def _describe(net: Network, data: Data, s: dict) -> str:
     c = net.config
     sizes = ", ".join(f"{len(v[0])} {k}" for k, v in data.splits.items())
     return (f"{data.name}: {sizes.replace(' train,', ' training,', 1)} samples; network "
             f"{list(c.sizes)}, {_activations(c)} hidden, {c.output} output, {c.loss} loss, "
             f"{c.init} init, {c.dtype.name}; {s['epochs']} epochs, "
-            f"batch_size={s['batch_size']}, lr={s['lr']:g}, l1={s['l1']:g}, l2={s['l2']:g}, "
-            f"seed={s['seed']}" + (f", threads={s['threads']}" if s["threads"] > 1 else ""))
+            f"batch_size={s['batch_size']}, {_optimizer(s)}, lr={s['lr']:g}, l1={s['l1']:g}, "
+            f"l2={s['l2']:g}, seed={s['seed']}" + (f", threads={s['threads']}" if s["threads"] > 1 else ""))
 
 
 def train_epochs(net: Network, data: Data, s: dict) -> dict:
@@ -233,7 +258,8 @@ def train_epochs(net: Network, data: Data, s: dict) -> dict:
 
         history = net.fit(X, y, epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
                           l1=s["l1"], l2=s["l2"], validation_data=monitor, callback=report,
-                          threads=s["threads"])
+                          threads=s["threads"], optimizer=s["optimizer"],
+                          momentum=s["momentum"])
     if history["stopped"] == "interrupted":
         print(f"interrupted: kept the network after epoch {len(history['loss'])}", flush=True)
     return curves
@@ -403,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="1 for per-sample SGD")
     p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd",
+                   help="the update rule (see Network.fit): sgd (the default), momentum, "
+                        "nesterov (default --lr: the preset's times 1 - momentum), adam (beta1 "
+                        "0.9, beta2 0.999, eps 1e-8; default --lr 0.001)")
+    p.add_argument("--momentum", type=float,
+                   help="momentum and nesterov: the momentum (default 0.9)")
     p.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
     p.add_argument("--threads", type=int, default=1,

@@ -56,11 +56,12 @@ def test_train_options_reach_the_network(tmp_path, capsys):
     assert main(["train", "digits", "--layers", "16,8", "--activation", "tanh,relu",
                  "--output", "sigmoid", "--init", "he", "--epochs", "2", "--batch-size", "8",
                  "--lr", "0.2", "--l1", "1e-5", "--l2", "1e-4", "--dtype", "float64",
-                 "--seed", "3", "--threads", "2", "--save", str(model)]) == 0
+                 "--seed", "3", "--threads", "2", "--optimizer", "nesterov", "--momentum",
+                 "0.8", "--save", str(model)]) == 0
     out = capsys.readouterr().out
     assert "network [64, 16, 8, 10], tanh/relu hidden, sigmoid output, binary_cross_entropy" \
-           " loss, he init, float64; 2 epochs, batch_size=8, lr=0.2, l1=1e-05, l2=0.0001, " \
-           "seed=3, threads=2" in out
+           " loss, he init, float64; 2 epochs, batch_size=8, nesterov 0.8, lr=0.2, l1=1e-05, " \
+           "l2=0.0001, seed=3, threads=2" in out
     net = Network.load(model)
     assert net.sizes == (64, 16, 8, 10) and net.dtype == np.float64
     assert net.config.activations == ("tanh", "relu") and net.config.init == "he"
@@ -68,8 +69,33 @@ def test_train_options_reach_the_network(tmp_path, capsys):
     X, y, _, _ = datasets.load_digits()
     same = Network([64, 16, 8, 10], ["tanh", "relu"], "sigmoid", init="he", dtype=np.float64,
                    seed=3)
-    same.fit(X, y, epochs=2, batch_size=8, lr=0.2, l1=1e-5, l2=1e-4, threads=2)
+    same.fit(X, y, epochs=2, batch_size=8, lr=0.2, l1=1e-5, l2=1e-4, threads=2,
+             optimizer="nesterov", momentum=0.8)
     assert np.array_equal(same.params, net.params)
+
+
+def test_train_with_adam_takes_its_own_default_rate(tmp_path, capsys):
+    model = tmp_path / "adam.npz"
+    assert main(["train", "digits", "--optimizer", "adam", "--epochs", "2",
+                 "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "2 epochs, batch_size=1, adam, lr=0.001, l1=0, l2=0, seed=0" in out
+    X, y, _, _ = datasets.load_digits()
+    same = Network([64, 32, 10], "sigmoid", "softmax", init="xavier", seed=0)
+    same.fit(X, y, epochs=2, lr=0.001, optimizer="adam")
+    assert np.array_equal(same.params, Network.load(model).params)
+    first, last = (float(e[5]) for e in EPOCH.findall(out))
+    assert last > first  # (accuracy; from random guesses to about 0.7 in the first epoch)
+
+
+def test_momentum_scales_the_preset_rate_unless_given(capsys):
+    assert main(["train", "xor", "--optimizer", "momentum", "--epochs", "1"]) == 0
+    assert "batch_size=1, momentum 0.9, lr=0.05, " in capsys.readouterr().out
+    assert main(["train", "xor", "--optimizer", "nesterov", "--momentum", "0.5", "--epochs",
+                 "1"]) == 0
+    assert "batch_size=1, nesterov 0.5, lr=0.25, " in capsys.readouterr().out
+    assert main(["train", "xor", "--optimizer", "momentum", "--lr", "0.3", "--epochs", "1"]) == 0
+    assert "batch_size=1, momentum 0.9, lr=0.3, " in capsys.readouterr().out
 
 
 def test_save_evaluate_predict(tmp_path, capsys):
@@ -151,6 +177,12 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
 
     one_line_error(capsys, ["train", "digits", "--l2", "-0.1"], "--l1 and --l2 must be >= 0")
     one_line_error(capsys, ["train", "digits", "--threads", "0"], "--threads must be >= 1")
+    one_line_error(capsys, ["train", "digits", "--momentum", "0.5"],
+                   "--momentum is for --optimizer momentum or nesterov; got --optimizer sgd")
+    one_line_error(capsys, ["train", "digits", "--optimizer", "nesterov", "--momentum", "0"],
+                   "--optimizer nesterov --momentum 0: nesterov needs momentum > 0")
+    one_line_error(capsys, ["train", "digits", "--optimizer", "momentum", "--momentum", "-1"],
+                   "momentum must be a finite number >= 0; got -1.0")
     one_line_error(capsys, ["train", "digits", "--activation", "swish", "--epochs", "1"],
                    "unknown activation 'swish'")
     one_line_error(capsys, ["train", "digits", "--activation", "tanh,relu", "--epochs", "1"],
