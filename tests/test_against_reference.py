@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import fastmlp.training
 from fastmlp import Network, reference
 from fastmlp.kernels.backward import FOUR_ROWS_FROM
+from fastmlp.kernels.deferred import RING
 
 from conftest import HIDDEN, OUTPUT_LOSSES, make_data, relative_error
 
@@ -59,6 +61,30 @@ def test_wide_first_layer_per_sample_matches_reference(dtype, zeros):
     for net in (fast, ref):
         net.fit(X, y, epochs=2, batch_size=1, lr=0.1)
     assert relative_error(fast.params, ref.params) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("zeros", [0.3, 0.9], ids=["dense", "sparse"])
+@pytest.mark.parametrize("dtype, width", [(np.float32, 128), (np.float32, 96), (np.float64, 48),
+                                          (np.float64, 128)],
+                         ids=["float32-128", "float32-96", "float64-48", "float64-128"])
+@pytest.mark.parametrize("l2", [0.0, 0.05], ids=["no-penalty", "lazy-l2"])
+def test_deferred_first_layer_steps_match_reference(dtype, width, zeros, l2, monkeypatch):
+    """Per sample, a first layer of rows of PENDING_FROM_BYTES or more takes each step when
+    the next sample reads the row (kernels/deferred.py): over more samples than its ring
+    holds, with rows that no sample reads again for longer, with a lazy l2 decay folded
+    back every few steps, and in calls of a few samples each."""
+    monkeypatch.setattr(fastmlp.training, "CALL_SECONDS", 1e-9)  # (calls of a few samples)
+    sizes = [40, width, 3]
+    X, y = make_data(sizes, "softmax", None, n=2 * RING + 37, seed=5, dtype=dtype,
+                     zeros=zeros)
+    X[:, :4] = 0  # (rows never read)
+    X[::97, 4] = 1.0  # (a row read once every 97 samples)
+    X[:, 5] = np.where(np.arange(len(X)) % 2, 0.5, 0.0)  # (every other sample)
+    fast, ref = [Impl(sizes, dtype=dtype, seed=6) for Impl in (Network, reference.Network)]
+    histories = [net.fit(X, y, epochs=2, batch_size=1, lr=0.05, l2=l2) for net in (fast, ref)]
+    assert relative_error(fast.params, ref.params) < TOLERANCE[dtype]
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"],
+                               rtol=TOLERANCE[dtype])
 
 
 @settings(max_examples=60, deadline=None)

@@ -6,9 +6,10 @@ import pytest
 from numba import njit
 from numba.core.registry import cpu_target
 
-from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, SCALAR_UP_TO, STEP_VECTORS, \
-    SUM_BYTES, VECTOR_LANES, blocks_in_vectors, fits_vector, is_narrow, narrow_block_step, \
-    narrow_rows_sum, one_vector_cross_entropy, steps_in_vectors, sums_in_vectors, \
+from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, PENDING_FROM_BYTES, \
+    SCALAR_UP_TO, STEP_VECTORS, SUM_BYTES, VECTOR_LANES, blocks_in_vectors, fits_vector, \
+    is_narrow, narrow_block_step, narrow_rows_sum, one_vector_cross_entropy, \
+    pending_rows_sum, steps_in_vectors, sums_in_vectors, takes_pending_rows, \
     whole_vector_block_step, whole_vector_rows_step
 
 
@@ -53,6 +54,16 @@ def stepped_in_vectors(W):
 @njit
 def rows_step(a, index, k, W, d, lr, last_first):
     whole_vector_rows_step(a, index, k, W, d, lr, last_first)
+
+
+@njit
+def pending_sum(a, index, k, W, z, slot, coef, D):
+    pending_rows_sum(a, index, k, W, z, slot, coef, D)
+
+
+@njit
+def takes_pending(W):
+    return takes_pending_rows(W)
 
 
 @njit
@@ -161,6 +172,51 @@ def test_rows_step_steps_the_selected_rows_only(dtype, last_first):
             np.testing.assert_allclose(W, expected, rtol=1e-5, atol=1e-6)
             others = np.setdiff1d(np.arange(9), index)
             np.testing.assert_array_equal(W[others], before[others])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pending_rows_sum_steps_the_listed_rows_then_sums_them(dtype):
+    """Each listed row takes its waiting step (coef[i] times the deltas of its slot; the last
+    slot holds zeros), then the sum of a[i] times the stepped rows; other rows, and the
+    entries past every vector, are left alone."""
+    if not masked_loads():
+        pytest.skip("no masked loads: the vector kernels are not used")
+    rng = np.random.default_rng(4)
+    fewest = -(-PENDING_FROM_BYTES // (lanes(dtype) * np.dtype(dtype).itemsize))
+    for count in range(fewest, STEP_VECTORS + 1):
+        n = count * lanes(dtype)
+        W = rng.standard_normal((11, n)).astype(dtype)
+        a = rng.standard_normal(11).astype(dtype)
+        D = rng.standard_normal((4, n)).astype(dtype)
+        D[3] = 0
+        slot = rng.integers(0, 4, 11)
+        coef = rng.standard_normal(11).astype(dtype)
+        assert takes_pending(W)
+        for k in range(10):  # (every remainder of the steps of 2 or 4 rows)
+            index = rng.permutation(11)[:k].astype(np.int32)
+            before = W.copy()
+            z = np.full(n + 3, np.nan, dtype)
+            pending_sum(a, index, k, W, z[:n], slot, coef, D)
+            expected = before.copy()
+            expected[index] -= coef[index, None] * D[slot[index]]
+            np.testing.assert_allclose(W, expected, rtol=1e-5, atol=1e-6)
+            others = np.setdiff1d(np.arange(11), index)
+            np.testing.assert_array_equal(W[others], before[others])
+            np.testing.assert_allclose(z[:n], a[index] @ expected[index], rtol=1e-4,
+                                       atol=1e-5)
+            assert np.isnan(z[n:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_which_rows_take_pending_steps(dtype):
+    """Whole vectors, at least PENDING_FROM_BYTES and at most STEP_VECTORS of them."""
+    if not masked_loads():
+        pytest.skip("no masked loads: the vector kernels are not used")
+    for n in range(1, STEP_VECTORS * lanes(dtype) + 2 * lanes(dtype)):
+        W = np.zeros((2, n), dtype)
+        expected = (n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
+                    and n * W.itemsize >= PENDING_FROM_BYTES)
+        assert takes_pending(W) == expected, n
 
 
 def test_nan_in_a_row_propagates():

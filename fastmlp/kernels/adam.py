@@ -86,7 +86,7 @@ def adam_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orde
             i = orders[e, position]
             if position + AHEAD_SAMPLE < stop:
                 prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
-            z, _ = forward_sample(net, codes, X[i], ws, one)
+            z, _ = forward_sample(net, codes, X[i], ws, one, 0)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             steps[0] += 1
             backward_adam(net, mom, vel, codes, X[i], ws, steps[0], lrs[e], b1, b2, eps, l1,

@@ -274,8 +274,11 @@ def input_layer_sgd(x, index, k, W, b, d, lr_w, lr, l1, l2):
 
 
 @inline_kernel
-def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0):
-    """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step.
+def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0, last):
+    """Backpropagate one sample's output deltas (in ``ws.d_a``) and take its SGD step, down
+    to layer ``last`` (0, or 1 when the first layer's step is deferred: see ``deferred``);
+    returns the deltas of layer last - 1's outputs (a workspace buffer; layer 0's if last
+    is 1).
 
     net: a Flat of the parameters; x: ``(n_in,)`` the sample, ``ws.input_index[:k0]`` its
     nonzero inputs; the workspace holds its hidden activations from ``forward_sample``. If
@@ -285,7 +288,7 @@ def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0):
     """
     n_layers = net.sizes.shape[0] - 1
     d_cur, d_next = ws.d_a, ws.d_b
-    for l in range(n_layers - 1, -1, -1):
+    for l in range(n_layers - 1, last - 1, -1):
         W, b = layer_weight(net, l), layer_bias(net, l)
         n_in, n_out = W.shape
         if l == 0:
@@ -299,3 +302,4 @@ def backward_sgd(net, codes, x, k0, ws, lr, l1, l2, lazy, scale0):
             hidden_layer_sgd(a, W, b, d_cur[:n_out], d_next[:n_in], lr, l1, l2)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         d_cur, d_next = d_next, d_cur
+    return d_cur

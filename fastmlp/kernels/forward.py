@@ -151,17 +151,18 @@ def forward_layers(net, codes, Z, ws, first):
 
 
 @inline_kernel
-def forward_sample(net, codes, x, ws, scale0):
+def forward_sample(net, codes, x, ws, scale0, first):
     """``forward`` for one sample x ``(n_in,)``, the first layer's weights being scale0 * W_0
-    (see ``train.sgd_sample_epochs``). net: a Flat of the parameters. Lists x's k0 nonzero
-    inputs in ``ws.input_index[:k0]`` (see ``nonzeros``); returns the output pre-activations
-    ``(n_out,)`` and k0.
+    (see ``train.sgd_sample_epochs``), from layer ``first``: 0, or 1 when layer 0's
+    pre-activations are in ``layer_row(ws, 0)`` already (see ``deferred``). net: a Flat of
+    the parameters. Lists x's k0 nonzero inputs in ``ws.input_index[:k0]`` (see
+    ``nonzeros``; from layer 0); returns the output pre-activations ``(n_out,)`` and k0.
 
     Every layer through one loop: one inlined copy of each kernel it calls (with a copy for
     the first layer and one for the others, per-sample SGD compiled in 8.9 s, not 7.7 s)."""
     n_layers = net.sizes.shape[0] - 1
     a, index, scale, k0 = x, ws.input_index, scale0, 0
-    for l in range(n_layers):
+    for l in range(first, n_layers):
         if l > 0:
             a = layer_row(ws, l - 1)
             activate(codes[l - 1], a)

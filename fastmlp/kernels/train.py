@@ -4,14 +4,17 @@ import numpy as np
 from .arrays import copy, rescale
 from .backward import backward, backward_sgd
 from .borrow import borrowed
-from .buffers import borrowed_flat, layer_weight, layers
+from .buffers import borrowed_flat, layer_bias, layer_weight, layers
+from .deferred import RING, borrowed_pending, defer_steps, pending_forward, pending_steps, \
+    settle_all
 from .forward import forward, forward_sample
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .prefetch import prefetch_sample
 from .update import SGD, sgd, step
-from .workspace import borrowed_workspace, delta_block, workspace
+from .vectors import takes_pending_rows
+from .workspace import borrowed_workspace, delta_block, layer_row, workspace
 
 
 # Prefetch distances (see ``prefetch``), in samples: a batch's rows are copied into its block
@@ -147,36 +150,62 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     of every epoch and call, and after every position of the epoch that is a multiple of
     ``fold_every``: so a call that ends at such a position (or at the epoch's end) changes
     nothing, and the results do not depend on how an epoch is split into calls.
+
+    The first layer's steps wait for the next sample that reads their rows (``deferred``),
+    for rows wide enough (``vectors.takes_pending_rows``) and unless a penalty steps every
+    row every time: the same bits, one pass over those rows per sample instead of two.
     """
     no_state = np.empty((0, params.shape[0]), params.dtype)
     steps = np.zeros(2, np.int64)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
-    k, n = orders.shape
+    n_epochs, n = orders.shape
     one = params.dtype.type(1.0)
     # The per-sample loop takes borrowed views only (see ``borrow``).
     net = borrowed_flat(params, sizes, w_off, b_off)
-    W0 = layer_weight(net, 0)
+    W0, b0 = layer_weight(net, 0), layer_bias(net, 0)
     X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
+    pending_owner = pending_steps(W0)
     scale = 1.0  # float64: it multiplies up tens of thousands of decays
-    for e in range(k):
-        ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)
-        stop = end if e == k - 1 else n
+    q = 0  # the ring slot of the sample under way (see ``deferred``)
+    for e in range(n_epochs):
+        ws = borrowed_workspace(owner)  # (the owners, used on every pass, outlive their views)
+        pending = borrowed_pending(pending_owner)
+        stop = end if e == n_epochs - 1 else n
         total = losses[e] if e == 0 else 0.0  # the losses, each taken before its step
         decay = 1.0 - float(lrs[e]) * float(l2)
         lazy = l1 == 0 and l2 != 0 and decay > 0.5  # (a stronger decay: every step rescales)
+        # First-layer steps wait for the next reader of their row (see ``deferred``) unless
+        # every row steps every time (a penalty not kept aside by ``lazy``).
+        defer = takes_pending_rows(W0) and l1 == 0 and (l2 == 0 or lazy)
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
             if position + AHEAD_SAMPLE < stop:
                 prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
-            z, k0 = forward_sample(net, codes, X[i], ws, params.dtype.type(scale))
+            x, scale0 = X[i], params.dtype.type(scale)
+            first, k0 = 0, 0  # (the first layer forward_sample and backward_sgd take)
+            if defer:
+                first, k0 = 1, pending_forward(x, ws.input_index, W0, b0, layer_row(ws, 0),
+                                               scale0, pending)
+            z, listed = forward_sample(net, codes, x, ws, scale0, first)
+            k0 = k0 if defer else listed
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             if lazy:
                 scale *= decay
-            backward_sgd(net, codes, X[i], k0, ws, lrs[e], l1, l2, lazy,
-                         params.dtype.type(scale))
-            if scale < 0.5 or (lazy and (position + 1) % fold_every == 0):
+            scale0 = params.dtype.type(scale)
+            d0 = backward_sgd(net, codes, x, k0, ws, lrs[e], l1, l2, lazy, scale0, first)
+            if defer:
+                lr = lrs[e]
+                defer_steps(x, ws.input_index, k0, b0, d0[:b0.shape[0]],
+                            lr / scale0 if lazy else lr, lr, pending, q)
+                q += 1
+            fold = scale < 0.5 or (lazy and (position + 1) % fold_every == 0)
+            # Every waiting step before W_0 is read otherwise, and when the ring is full.
+            if defer and (fold or q == RING or position == stop - 1):
+                settle_all(W0, pending)
+                q = 0
+            if fold:
                 scale = rescale(W0, scale)
         if lazy:
             scale = rescale(W0, scale)
@@ -184,7 +213,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
                            losses, e, last_good, no_state)
         if status != GOING_ON:
             return e, status == DIVERGED
-    return k, False
+    return n_epochs, False
 
 
 @entry_kernel

@@ -9,6 +9,8 @@ LLVM's loops do worse:
 - the first layer's steps of rows of up to STEP_VECTORS whole vectors, per sample
   (``backward.sgd_nonzero_rows``, ``momentum.lagged_step``) and in minibatches
   (``backward.sparse_sgd_step``);
+- per sample, the first layer's waiting steps and forward sums in one pass, for rows of
+  PENDING_FROM_BYTES to STEP_VECTORS whole vectors (``deferred.pending_forward``);
 - the softmax cross-entropy of up to one vector of outputs (``loss.output_loss``).
 
 LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 times) and runs
@@ -47,6 +49,11 @@ SCALAR_UP_TO = 4
 # in eight 64-byte registers (float64 rows of 128: MNIST per sample 0.93x).
 SUM_BYTES = 512
 STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
+# The narrowest rows pending_rows_sum takes, in bytes. For narrower ones, deferring their steps
+# (see ``deferred``) costs more than the pass it saves: each row's slot and coefficient, then
+# its deltas' address, come before its first load. Side by side per sample, rows of 64 and 128
+# bytes: 0.80-0.84x; 256: 0.91-0.94x; 384: 1.04x; 512: 1.03-1.12x; 1 KB (float64 MNIST) 1.15x.
+PENDING_FROM_BYTES = 384
 BLOCK_VECTORS = 4  # the widest rows whole_vector_block_step takes, in vectors
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
 
@@ -105,6 +112,13 @@ def blocks_in_vectors(W) -> bool:
     vectors each."""
     lanes = narrow_width(W)
     return lanes > 0 and W.shape[1] % lanes == 0 and lanes < W.shape[1] <= BLOCK_VECTORS * lanes
+
+
+@inline_kernel
+def takes_pending_rows(W) -> bool:
+    """Whether W's rows go through ``pending_rows_sum``: PENDING_FROM_BYTES or more, of 1 to
+    STEP_VECTORS whole vectors."""
+    return steps_in_vectors(W) and W.shape[1] * W.itemsize >= PENDING_FROM_BYTES
 
 
 @inline_kernel
@@ -209,15 +223,47 @@ def _max_lanes(builder, vector):
     return builder.extract_element(vector, ir.IntType(32)(0))
 
 
+def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
+    """The loops of a sum over t < k of row terms, for rows of n_vectors vectors, one of
+    ``counts``: ``terms(t, count)`` gives row t's count vectors of terms, ``store_sums(sums)``
+    takes the count sums. One loop per number of vectors, so that each keeps its sums in
+    registers. Four rows per step (two in rows over 4
+    vectors, or their terms and sums would not fit in the registers), added together before
+    they join the sums: several loads in flight instead of one chain of dependent
+    additions."""
+    flags = ("contract",)
+
+    def add_to(sums, values):
+        for total, value in zip(sums, values):
+            builder.store(builder.fadd(builder.load(total), value, flags=flags), total)
+
+    for count in counts:
+        with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
+            sums = [cgutils.alloca_once_value(builder, ir.Constant(vector_t, None))
+                    for _ in range(count)]
+            per_step = 4 if count <= 4 else 2
+            steps = builder.udiv(k_val, cgutils.intp_t(per_step))
+            with cgutils.for_range(builder, steps) as loop:
+                t = builder.mul(loop.index, cgutils.intp_t(per_step))
+                p = [terms(builder.add(t, cgutils.intp_t(r)), count) for r in range(per_step)]
+                if per_step == 4:
+                    p = [[builder.fadd(p[0][v], p[1][v], flags=flags) for v in range(count)],
+                         [builder.fadd(p[2][v], p[3][v], flags=flags) for v in range(count)]]
+                add_to(sums, [builder.fadd(p[0][v], p[1][v], flags=flags)
+                              for v in range(count)])
+            with cgutils.for_range_slice(builder, builder.mul(steps, cgutils.intp_t(per_step)),
+                                         k_val, cgutils.intp_t(1)) as (t, _):
+                add_to(sums, terms(t, count))
+            store_sums([builder.load(total) for total in sums])
+
+
 @intrinsic
 def narrow_rows_sum(typingctx, a, index, k, W, z):
     """z <- sum over t < k of a[i] * W[i] with i = index[t], for rows of W no wider than
     ``SUM_BYTES`` (``sums_in_vectors``): each row's vectors go into sums held in
-    registers, the last vector masked. Four inputs per step (two in rows over 4 vectors, or
-    their terms and sums would not fit in the registers), added together before they join
-    the sums: several loads in flight instead of one chain of dependent additions. (MNIST's
-    128-wide first layer in float32, against LLVM's loop: per sample 1.02-1.03x, dense MNIST
-    1.055-1.07x; with four inputs per step, 0.94-0.96x.)"""
+    registers, the last vector masked (see ``_sum_rows``). (MNIST's 128-wide first layer in
+    float32, against LLVM's loop: per sample 1.02-1.03x, dense MNIST 1.055-1.07x; with four
+    inputs per step, 0.94-0.96x.)"""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(z, W.dtype)):
         return None
     flags = ("contract",)
@@ -243,35 +289,71 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
                                                    builder.gep(row, [offsets[v]]), masks[v]),
                                  flags=flags) for v in range(count)]
 
-        def add_to(sums, values):
-            for total, value in zip(sums, values):
-                builder.store(builder.fadd(builder.load(total), value, flags=flags), total)
+        def store_sums(sums):  # (once per call: no next load to block)
+            for v, total in enumerate(sums):
+                _masked_store(builder, total, builder.gep(z_data, [offsets[v]]), masks[v])
 
-        # One loop per number of vectors, so that each keeps its sums in registers.
-        for count in range(1, most + 1):
-            is_count = builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))
-            with builder.if_then(is_count):
-                sums = [cgutils.alloca_once_value(builder, ir.Constant(vector_t, None))
-                        for _ in range(count)]
-                per_step = 4 if count <= 4 else 2
-                steps = builder.udiv(k_val, cgutils.intp_t(per_step))
-                with cgutils.for_range(builder, steps) as loop:
-                    t = builder.mul(loop.index, cgutils.intp_t(per_step))
-                    p = [terms(builder.add(t, cgutils.intp_t(r)), count)
-                         for r in range(per_step)]
-                    if per_step == 4:
-                        p = [[builder.fadd(p[0][v], p[1][v], flags=flags) for v in range(count)],
-                             [builder.fadd(p[2][v], p[3][v], flags=flags) for v in range(count)]]
-                    add_to(sums, [builder.fadd(p[0][v], p[1][v], flags=flags)
-                                  for v in range(count)])
-                with cgutils.for_range_slice(builder, builder.mul(steps, cgutils.intp_t(per_step)),
-                                             k_val, cgutils.intp_t(1)) as (t, _):
-                    add_to(sums, terms(t, count))
-                for v in range(count):  # (once per call: no next load to block)
-                    _masked_store(builder, builder.load(sums[v]),
-                                  builder.gep(z_data, [offsets[v]]), masks[v])
+        _sum_rows(builder, k_val, n_vectors, range(1, most + 1), vector_t, terms, store_sums)
         return context.get_dummy_value()
     return types.void(a, index, k, W, z), codegen
+
+
+@intrinsic
+def pending_rows_sum(typingctx, a, index, k, W, z, slot, coef, D):
+    """For each i = index[t], t < k: W[i] <- W[i] - coef[i] D[slot[i]] (row i's waiting
+    step, see ``deferred``), stored, then z <- sum of a[i] * W[i]: in one pass over the
+    rows, for rows of W of PENDING_FROM_BYTES or more in 1 to STEP_VECTORS whole vectors
+    (``takes_pending_rows``). The sums
+    as ``narrow_rows_sum``'s (``_sum_rows``), and each step as ``whole_vector_rows_step``'s,
+    to the bit. D: ``(slots, n_out)``; slot: integers, coef: W's dtype, both ``(n_in,)``."""
+    if not (_are_listed_rows(a, index, k, W) and _is_vector(z, W.dtype)
+            and _is_vector(coef, W.dtype) and _is_matrix(D) and D.dtype == W.dtype
+            and isinstance(slot, types.Array) and slot.ndim == 1
+            and isinstance(slot.dtype, types.Integer)):
+        return None
+    flags = ("contract",)
+
+    def codegen(context, builder, signature, args):
+        a_val, index_val, k_val, W_val, z_val, slot_val, coef_val, D_val = args
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
+        z_data = make_array(z)(context, builder, z_val).data
+        n = cgutils.unpack_tuple(builder, make_array(W)(context, builder, W_val).shape)[1]
+        k_val = context.cast(builder, k_val, k, types.intp)
+        n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
+        offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(STEP_VECTORS)]
+        index_data = make_array(index)(context, builder, index_val).data
+        slot_data = make_array(slot)(context, builder, slot_val).data
+        coef_data = make_array(coef)(context, builder, coef_val).data
+        D_data = make_array(D)(context, builder, D_val).data
+
+        def terms(t, count):  # row i = index[t] after its step (stored), times a[i]
+            row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
+            i = context.cast(builder, builder.load(builder.gep(index_data, [t])), index.dtype,
+                             types.intp)
+            q = context.cast(builder, builder.load(builder.gep(slot_data, [i])), slot.dtype,
+                             types.intp)
+            c = _splat(builder, vector_t, builder.load(builder.gep(coef_data, [i])))
+            d = builder.gep(D_data, [builder.mul(q, n)])
+            a_i = _splat(builder, vector_t, a_i)
+            products = []
+            for o in offsets[:count]:
+                w = _vector_at(builder, vector_t, row, o)
+                step = builder.fmul(c, builder.load(_vector_at(builder, vector_t, d, o),
+                                                    align=4), flags=flags)
+                stepped = builder.fsub(builder.load(w, align=4), step, flags=flags)
+                builder.store(stepped, w, align=4)
+                products.append(builder.fmul(a_i, stepped, flags=flags))
+            return products
+
+        def store_sums(sums):
+            for o, total in zip(offsets, sums):
+                builder.store(total, _vector_at(builder, vector_t, z_data, o), align=4)
+
+        fewest = -(-PENDING_FROM_BYTES // (VECTOR_LANES * W.dtype.bitwidth // 8))  # vectors
+        _sum_rows(builder, k_val, n_vectors, range(fewest, STEP_VECTORS + 1), vector_t, terms,
+                  store_sums)
+        return context.get_dummy_value()
+    return types.void(a, index, k, W, z, slot, coef, D), codegen
 
 
 def _lane_sums(builder, vectors):
