@@ -25,7 +25,7 @@ import numpy as np
 # on this project's 2-core machine), to start the longest first.
 GROUPS = {
     "threads": ("minibatches on threads, fit(threads=k)", 14.0),
-    "per-sample": ("per-sample SGD", 7.5),
+    "per-sample": ("per-sample SGD", 9.0),
     "minibatch": ("minibatches, every optimizer", 7.0),
     "momentum": ("per-sample momentum and Nesterov", 4.5),
     "adam": ("per-sample Adam", 5.0),
