@@ -100,3 +100,12 @@ def test_a_failed_group_says_which(monkeypatch):
     with pytest.raises(RuntimeError, match="compiling the float64 nonsense kernels failed: "
                                            "ValueError: group: expected one of"):
         fastmlp.precompile([np.float64], processes=1)
+
+
+def test_a_failed_group_after_others_in_its_process_says_which(monkeypatch):
+    """One process compiles both groups, the evaluation kernels first: the error names the
+    group that failed, not the process's first."""
+    monkeypatch.setattr(fastmlp.compiling, "GROUPS", {"evaluation": ("predict etc.", 2),
+                                                       "nonsense": ("no process knows it", 1)})
+    with pytest.raises(RuntimeError, match="compiling the float64 nonsense kernels failed: "):
+        fastmlp.precompile([np.float64], processes=1)
