@@ -7,8 +7,8 @@ coefficient c_i = lr x_i and the slot of p's deltas d in a ring, until the next 
 reads row i: its forward pass loads the row, takes the waiting step, stores the row and adds
 it to its sum, in one pass (``vectors.pending_rows_sum``). The next reader takes a row's
 waiting step, so a row has at most one, and the state is a coefficient and a slot per row.
-Before the ring comes round (every RING samples), at the end of an epoch and before a
-rescale, every row takes its waiting step (``settle_all``). Each row takes the same steps in
+Before the ring comes round (every RING samples), at the end of every epoch and call, and
+before a rescale of the lazy l2 decay, every row takes its waiting step (``settle_all``). Each row takes the same steps in
 the same order with the same arithmetic, so the parameters are the same bits as with every
 step taken at once.
 
