@@ -7,7 +7,7 @@ from numba import njit
 from numba.core.registry import cpu_target
 
 from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, PENDING_FROM_BYTES, \
-    SCALAR_UP_TO, STEP_VECTORS, SUM_BYTES, VECTOR_LANES, blocks_in_vectors, fits_vector, \
+    SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, VECTOR_LANES, blocks_in_vectors, fits_vector, \
     is_narrow, narrow_block_step, narrow_rows_sum, one_vector_cross_entropy, \
     pending_rows_sum, steps_in_vectors, sums_in_vectors, takes_pending_rows, \
     whole_vector_block_step, whole_vector_rows_step
@@ -23,11 +23,6 @@ DTYPES = [np.float32, np.float64]
 
 def lanes(dtype) -> int:
     return VECTOR_LANES
-
-
-def sum_vectors(dtype) -> int:
-    """The most vectors per row that ``narrow_rows_sum`` takes."""
-    return SUM_BYTES // (VECTOR_LANES * np.dtype(dtype).itemsize)
 
 
 def masked_loads() -> bool:
@@ -97,7 +92,7 @@ def test_which_widths_take_the_vector_kernels(dtype):
         W = np.zeros((3, n), dtype)
         wide = SCALAR_UP_TO < n and masked_loads()
         assert narrow(W) == (wide and n <= lanes(dtype))
-        assert summed_in_vectors(W) == (wide and n <= sum_vectors(dtype) * lanes(dtype))
+        assert summed_in_vectors(W) == (wide and n <= SUM_VECTORS * lanes(dtype))
         assert in_one_vector(W[0]) == (masked_loads() and n <= lanes(dtype))
     for n in range(1, (STEP_VECTORS + 1) * lanes(dtype) + 2):
         whole = masked_loads() and n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
@@ -110,7 +105,7 @@ def test_which_widths_take_the_vector_kernels(dtype):
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_rows_sum_is_the_selected_rows_weighted_sum(dtype, index_dtype):
     rng = np.random.default_rng(0)
-    for n in range(1, sum_vectors(dtype) * lanes(dtype) + 1):
+    for n in range(1, SUM_VECTORS * lanes(dtype) + 1):
         W = rng.standard_normal((9, n)).astype(dtype)
         a = rng.standard_normal(9).astype(dtype)
         for k in range(9):  # 0, 1, 2, 3 left over after the steps of four

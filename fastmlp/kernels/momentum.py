@@ -40,7 +40,7 @@ FOLD_BELOW = 1e-18
 @inline_kernel
 def lagged_forward_row(x, index, k, U, S, c_sigma, b, z, scratch):
     """z = x @ (U + c_sigma S) + b over x's k nonzero inputs ``index[:k]``; scratch: an
-    ``(n_out,)`` buffer. Rows up to SUM_BYTES wide sum U's rows and S's in registers
+    ``(n_out,)`` buffer. Rows up to SUM_VECTORS wide sum U's rows and S's in registers
     (``vectors.narrow_rows_sum``), then join the sums: MNIST per sample 1.08x against the
     loop below, 0.75 s more to compile."""
     n_out = U.shape[1]

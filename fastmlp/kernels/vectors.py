@@ -1,6 +1,6 @@
 """Rows of W as vectors of 16 entries (one 64-byte register of float32, two of float64), where
 LLVM's loops do worse:
-- per sample, the forward sums of rows up to SUM_BYTES wide in registers, the last
+- per sample, the forward sums of rows up to SUM_VECTORS wide in registers, the last
   vector masked (``forward.sample_forward_row``, ``momentum.lagged_forward_row``): the
   softmax layer of a small net (10 classes), narrow hidden layers;
 - per sample, the fused backward dot products and SGD steps of hidden layers' rows up to one
@@ -17,7 +17,7 @@ LLVM vectorizes a loop over a row 32 float32 at a time (8 lanes, unrolled 4 time
 anything shorter one element at a time, so a 10-wide layer ran scalar; a 32-wide row took
 one pass of that loop per four inputs, with its checks that rows and sums do not overlap. A
 masked load reads the row's n entries into one vector (the lanes past n read nothing and
-hold 0); a row of up to SUM_BYTES sums into registers. Digits (64-32-10) per
+hold 0); a row of up to SUM_VECTORS sums into registers. Digits (64-32-10) per
 sample: the 32->10 layer's forward pass 3x as fast (103 -> 35 ns), the epoch 1.16-1.34x;
 MNIST (its 128->64 and 64->10 layers) 1.02-1.05x.
 
@@ -45,9 +45,11 @@ VECTOR_LANES = 16
 # Rows this narrow or narrower keep their loops: a masked vector for XOR's 3-wide and 1-wide
 # layers made its epoch 0.95-1.0x as fast (bike's 1-wide output: the same speed).
 SCALAR_UP_TO = 4
-# The widest rows narrow_rows_sum takes, in bytes: 128 float32 or 64 float64, whose sums fit
-# in eight 64-byte registers (float64 rows of 128: MNIST per sample 0.93x).
-SUM_BYTES = 512
+# The widest rows narrow_rows_sum takes, in vectors: 128 entries, whose sums fit in eight
+# 64-byte registers for float32, sixteen for float64. Float64 rows of 65-128 took LLVM's loop
+# until only the last vector was masked (with every vector masked, 0.93x per sample); since,
+# in registers, float64 MNIST batch 32 1.075x, batch 128 1.053x, per sample 1.0x.
+SUM_VECTORS = 8
 STEP_VECTORS = 8  # the widest rows whole_vector_rows_step takes, in vectors
 # The narrowest rows pending_rows_sum takes, in bytes. For narrower ones, deferring their steps
 # (see ``deferred``) costs more than the pass it saves: each row's slot and coefficient, then
@@ -129,9 +131,9 @@ def fits_vector(z) -> bool:
 
 @inline_kernel
 def sums_in_vectors(W) -> bool:
-    """Whether W's rows go through ``narrow_rows_sum``: up to SUM_BYTES each."""
+    """Whether W's rows go through ``narrow_rows_sum``: up to SUM_VECTORS each."""
     return (narrow_width(W) > 0 and SCALAR_UP_TO < W.shape[1]
-            and W.shape[1] * W.itemsize <= SUM_BYTES)
+            and W.shape[1] <= SUM_VECTORS * VECTOR_LANES)
 
 
 def _splat(builder, vector_t, x):
@@ -260,7 +262,7 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
 @intrinsic
 def narrow_rows_sum(typingctx, a, index, k, W, z):
     """z <- sum over t < k of a[i] * W[i] with i = index[t], for rows of W no wider than
-    ``SUM_BYTES`` (``sums_in_vectors``): each row's vectors go into sums held in
+    ``SUM_VECTORS`` vectors (``sums_in_vectors``): each row's vectors go into sums held in
     registers, the last vector masked (see ``_sum_rows``). (MNIST's 128-wide first layer in
     float32, against LLVM's loop: per sample 1.02-1.03x, dense MNIST 1.055-1.07x; with four
     inputs per step, 0.94-0.96x.) Only the last vector is masked: with every vector masked,
@@ -279,7 +281,7 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
         n_vectors = builder.udiv(builder.add(n, cgutils.intp_t(VECTOR_LANES - 1)),
                                  cgutils.intp_t(VECTOR_LANES))
         # Vector v of a row starts at entry v * VECTOR_LANES; only the last is partial.
-        most = SUM_BYTES // (VECTOR_LANES * W.dtype.bitwidth // 8)  # vectors
+        most = SUM_VECTORS
         offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(most)]
         masks = [_first_lanes(builder, VECTOR_LANES, builder.sub(n, offset))
                  for offset in offsets]
