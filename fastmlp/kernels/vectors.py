@@ -195,12 +195,12 @@ def _are_listed_rows(a, index, k, W) -> bool:
 
 
 def _listed_row(context, builder, a_ty, a_val, index_ty, index_val, W_ty, W_val, t):
-    """For i = index[t]: a pointer to row i of W, and a[i]."""
+    """For i = index[t]: a pointer to row i of W, a[i], and i (an intp)."""
     i = builder.load(builder.gep(make_array(index_ty)(context, builder, index_val).data, [t]))
     row, _ = _row(context, builder, W_ty, W_val, i, index_ty.dtype)
+    i = context.cast(builder, i, index_ty.dtype, types.intp)
     a_data = make_array(a_ty)(context, builder, a_val).data
-    return row, builder.load(builder.gep(a_data, [context.cast(builder, i, index_ty.dtype,
-                                                               types.intp)]))
+    return row, builder.load(builder.gep(a_data, [i])), i
 
 
 def _sum_lanes(builder, vector):
@@ -229,10 +229,9 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
     """The loops of a sum over t < k of row terms, for rows of n_vectors vectors, one of
     ``counts``: ``terms(t, count)`` gives row t's count vectors of terms, ``store_sums(sums)``
     takes the count sums. One loop per number of vectors, so that each keeps its sums in
-    registers. Four rows per step (two in rows over 4
-    vectors, or their terms and sums would not fit in the registers), added together before
-    they join the sums: several loads in flight instead of one chain of dependent
-    additions."""
+    registers. Four rows per step (two in rows over 4 vectors, or their terms and sums would
+    not fit in the registers), added together before they join the sums: several loads in
+    flight instead of one chain of dependent additions."""
     flags = ("contract",)
 
     def add_to(sums, values):
@@ -287,7 +286,7 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
                  for offset in offsets]
 
         def terms(t, count):  # a[i] * W[i]'s first count vectors, i = index[t]
-            row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
+            row, a_i, _ = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
             a_i = _splat(builder, vector_t, a_i)
             # Only a row's last vector can be partial: the others load whole.
             vectors = [builder.load(_vector_at(builder, vector_t, row, offsets[v]), align=4)
@@ -297,8 +296,10 @@ def narrow_rows_sum(typingctx, a, index, k, W, z):
             return [builder.fmul(a_i, vector, flags=flags) for vector in vectors]
 
         def store_sums(sums):  # (once per call: no next load to block)
-            for v, total in enumerate(sums):
-                _masked_store(builder, total, builder.gep(z_data, [offsets[v]]), masks[v])
+            for v, total in enumerate(sums[:-1]):
+                builder.store(total, _vector_at(builder, vector_t, z_data, offsets[v]), align=4)
+            last = len(sums) - 1
+            _masked_store(builder, sums[last], builder.gep(z_data, [offsets[last]]), masks[last])
 
         _sum_rows(builder, k_val, n_vectors, range(1, most + 1), vector_t, terms, store_sums)
         return context.get_dummy_value()
@@ -310,9 +311,9 @@ def pending_rows_sum(typingctx, a, index, k, W, z, slot, coef, D):
     """For each i = index[t], t < k: W[i] <- W[i] - coef[i] D[slot[i]] (row i's waiting
     step, see ``deferred``), stored, then z <- sum of a[i] * W[i]: in one pass over the
     rows, for rows of W of PENDING_FROM_BYTES or more in 1 to STEP_VECTORS whole vectors
-    (``takes_pending_rows``). The sums
-    as ``narrow_rows_sum``'s (``_sum_rows``), and each step as ``whole_vector_rows_step``'s,
-    to the bit. D: ``(slots, n_out)``; slot: integers, coef: W's dtype, both ``(n_in,)``."""
+    (``takes_pending_rows``). The sums as ``narrow_rows_sum``'s (``_sum_rows``), and each
+    step as ``whole_vector_rows_step``'s, to the bit. D: ``(slots, n_out)``; slot: integers,
+    coef: W's dtype, both ``(n_in,)``."""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(z, W.dtype)
             and _is_vector(coef, W.dtype) and _is_matrix(D) and D.dtype == W.dtype
             and isinstance(slot, types.Array) and slot.ndim == 1
@@ -328,15 +329,12 @@ def pending_rows_sum(typingctx, a, index, k, W, z, slot, coef, D):
         k_val = context.cast(builder, k_val, k, types.intp)
         n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
         offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(STEP_VECTORS)]
-        index_data = make_array(index)(context, builder, index_val).data
         slot_data = make_array(slot)(context, builder, slot_val).data
         coef_data = make_array(coef)(context, builder, coef_val).data
         D_data = make_array(D)(context, builder, D_val).data
 
         def terms(t, count):  # row i = index[t] after its step (stored), times a[i]
-            row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
-            i = context.cast(builder, builder.load(builder.gep(index_data, [t])), index.dtype,
-                             types.intp)
+            row, a_i, i = _listed_row(context, builder, a, a_val, index, index_val, W, W_val, t)
             q = context.cast(builder, builder.load(builder.gep(slot_data, [i])), slot.dtype,
                              types.intp)
             c = _splat(builder, vector_t, builder.load(builder.gep(coef_data, [i])))
@@ -526,7 +524,7 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first):
                 with cgutils.for_range(builder, k_val) as loop:
                     last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
                     t = builder.select(last_first_val, last, loop.index)
-                    row, a_i = _listed_row(context, builder, a, a_val, index, index_val, W,
+                    row, a_i, _ = _listed_row(context, builder, a, a_val, index, index_val, W,
                                            W_val, t)
                     c = _splat(builder, vector_t, builder.fmul(lr_val, a_i))
                     for o, d_v in zip(offsets, d_vecs):
