@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from .kernels.adam import adam_sample_epochs
-from .kernels.evaluate import loss_and_gradient, outputs
+from .kernels.evaluate import GRADIENT, LOSS, OUTPUTS, evaluate
 from .kernels.fpmode import flush_subnormals, restore_mode
 from .kernels.penalty import add_penalty_gradient, penalty
 from .kernels.momentum import momentum_sample_epochs
@@ -175,15 +175,17 @@ class Network(BaseNetwork):
 
     def _outputs(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
+        no_targets, no_grad = out[:0], np.empty(0, self.dtype)
         with _subnormals_flushed(), _one_blas_thread():
-            outputs(*self._kernel_args, X, out)
+            evaluate(*self._kernel_args, self.config.loss_code, X, no_targets, OUTPUTS, out,
+                     no_grad)
         return out
 
     def _data_loss(self, X, T, want_grad):
-        grad = np.empty_like(self._params)
+        grad = np.empty_like(self._params) if want_grad else np.empty(0, self.dtype)
         with _subnormals_flushed(), _one_blas_thread():
-            loss = loss_and_gradient(*self._kernel_args, self.config.loss_code, X, T, grad,
-                                     want_grad)
+            loss = evaluate(*self._kernel_args, self.config.loss_code, X, T,
+                            GRADIENT if want_grad else LOSS, T[:0], grad)
         return loss, grad if want_grad else None
 
     def _penalty(self, l1, l2, want_grad):

@@ -71,7 +71,7 @@ def test_long_training_frees_everything():
 
 
 def test_read_only_X_is_copied_rather_than_compiled_for(tmp_path):
-    from fastmlp.kernels.evaluate import outputs
+    from fastmlp.kernels.evaluate import evaluate
     from fastmlp.kernels.train import sgd_sample_epochs
     rng = np.random.default_rng(3)
     X, y = rng.random((30, 5), dtype=np.float32), rng.integers(0, 3, 30)
@@ -80,10 +80,10 @@ def test_read_only_X_is_copied_rather_than_compiled_for(tmp_path):
     net = Network([5, 4, 3], seed=0)
     net.fit(X, y)
     net.predict(X)
-    compiled = len(sgd_sample_epochs.signatures), len(outputs.signatures)
+    compiled = len(sgd_sample_epochs.signatures), len(evaluate.signatures)
     twin = Network([5, 4, 3], seed=0)
     net.fit(frozen, y)
     twin.fit(X, y)
     twin.fit(X, y)
     assert np.array_equal(net.predict(frozen), twin.predict(X))
-    assert (len(sgd_sample_epochs.signatures), len(outputs.signatures)) == compiled
+    assert (len(sgd_sample_epochs.signatures), len(evaluate.signatures)) == compiled

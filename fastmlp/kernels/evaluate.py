@@ -13,24 +13,22 @@ from .workspace import delta_block, workspace
 CHUNK = 256
 
 
-@entry_kernel
-def outputs(params, sizes, w_off, b_off, codes, X, out):
-    """out <- the network's output activations for X ``(n, n_in)``; out: ``(n, n_out)``."""
-    n_layers = sizes.shape[0] - 1
-    n = X.shape[0]
-    net = layers(params, sizes, w_off, b_off)
-    ws = workspace(params, sizes, min(CHUNK, n))
-    for start in range(0, n, CHUNK):
-        rows = min(CHUNK, n - start)
-        Z, _ = forward(net, codes, X[start:start + rows], ws)
-        for s in range(rows):
-            activate(codes[n_layers - 1], Z[s])
-            copy(Z[s], out[start + s])
+# What ``evaluate`` computes.
+OUTPUTS = 0  # the output activations
+LOSS = 1  # the mean loss
+GRADIENT = 2  # the mean loss and its gradient
 
 
 @entry_kernel
-def loss_and_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, grad, want_grad):
-    """Mean loss over X (no penalty); if want_grad, grad <- its gradient, laid out like params."""
+def evaluate(params, sizes, w_off, b_off, codes, loss_code, X, T, what, out, grad):
+    """The network on X ``(n, n_in)``, ``CHUNK`` rows at a time. If ``what`` is OUTPUTS,
+    out ``(n, n_out)`` <- the output activations (returns 0); otherwise returns the mean loss
+    (no penalty) against the targets T ``(n, n_out)``, and if it is GRADIENT, grad <- its
+    gradient, laid out like params.
+
+    (One kernel for the three: each kernel that Python calls links in the kernels it calls,
+    ``forward``'s among them, and compiles them again; two took 0.5 s more.)
+    """
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     n = X.shape[0]
@@ -45,15 +43,20 @@ def loss_and_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T, grad,
     for start in range(0, n, CHUNK):
         rows = min(CHUNK, n - start)
         A0 = X[start:start + rows]
-        if want_grad:
+        if what == GRADIENT:
             loss, _ = batch_gradient(net, codes, loss_code, A0, T, rows_index[start:start + rows],
                                      scale, ws, chunk_layers, params.dtype.type(0.0))
             total += loss
             add(chunk_grad, grad)
-        else:
-            Z, _ = forward(net, codes, A0, ws)
-            D = delta_block(ws.d_a, rows, n_out)
+            continue
+        Z, _ = forward(net, codes, A0, ws)
+        if what == OUTPUTS:
             for s in range(rows):
-                total += output_loss(codes[n_layers - 1], loss_code, Z[s], T[start + s], D[s],
-                                     scale)
-    return total / n
+                activate(codes[n_layers - 1], Z[s])
+                copy(Z[s], out[start + s])
+            continue
+        D = delta_block(ws.d_a, rows, n_out)
+        for s in range(rows):
+            total += output_loss(codes[n_layers - 1], loss_code, Z[s], T[start + s], D[s],
+                                 scale)
+    return total / n if what != OUTPUTS else 0.0
