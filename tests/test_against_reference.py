@@ -24,6 +24,9 @@ CASES = [
     ([12, 37, 10], "sigmoid", "softmax", None, 0.0, 0.0),
     # and a 37 -> 48 layer (rows of 3 whole vectors) in two blocks and 5 rows more.
     ([9, 37, 48, 10], "tanh", "softmax", None, 0.0, 0.0),
+    # A regression shaped like bike sharing's: first-layer rows of a vector and 4 entries
+    # more, stepped as a vector then one by one; one output, its column stepped as a vector.
+    ([23, 20, 1], "sigmoid", "identity", "mse", 0.0, 0.0),
 ]
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 

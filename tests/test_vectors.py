@@ -48,7 +48,12 @@ def stepped_in_vectors(W):
 
 @njit
 def rows_step(a, index, k, W, d, lr, last_first):
-    whole_vector_rows_step(a, index, k, W, d, lr, last_first)
+    whole_vector_rows_step(a, index, k, W, d, lr, last_first, True)
+
+
+@njit
+def whole_rows_step(a, index, k, W, d, lr, last_first):
+    whole_vector_rows_step(a, index, k, W, d, lr, last_first, False)
 
 
 @njit
@@ -95,8 +100,10 @@ def test_which_widths_take_the_vector_kernels(dtype):
         assert summed_in_vectors(W) == (wide and n <= SUM_VECTORS * lanes(dtype))
         assert in_one_vector(W[0]) == (masked_loads() and n <= lanes(dtype))
     for n in range(1, (STEP_VECTORS + 1) * lanes(dtype) + 2):
+        # 1 to STEP_VECTORS whole vectors, and maybe part of one more
+        stepped = masked_loads() and lanes(dtype) <= n < (STEP_VECTORS + 1) * lanes(dtype)
+        assert stepped_in_vectors(np.zeros((3, n), dtype)) == stepped
         whole = masked_loads() and n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
-        assert stepped_in_vectors(np.zeros((3, n), dtype)) == whole
         blocks = whole and lanes(dtype) < n <= BLOCK_VECTORS * lanes(dtype)
         assert stepped_in_blocks(np.zeros((3, n), dtype)) == blocks
 
@@ -151,22 +158,30 @@ def test_block_step_takes_its_rows_dot_products_then_steps_them_only(dtype, wide
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("last_first", [False, True])
-def test_rows_step_steps_the_selected_rows_only(dtype, last_first):
+@pytest.mark.parametrize("tails", [True, False], ids=["tails", "whole-rows"])
+def test_rows_step_steps_the_selected_rows_only(dtype, last_first, tails):
+    """Every width it takes: whole vectors, then (with ``tails``) the entries after them one
+    by one; nothing written outside the selected rows, past the last row's end included."""
     rng = np.random.default_rng(2)
-    for count in range(1, STEP_VECTORS + 1):
-        n = count * lanes(dtype)
-        W = rng.standard_normal((9, n)).astype(dtype)
+    step = rows_step if tails else whole_rows_step
+    for n in range(lanes(dtype), (STEP_VECTORS + 1) * lanes(dtype)):
+        if not tails and n % lanes(dtype):
+            continue
+        buffer = np.full(9 * n + lanes(dtype), np.nan, dtype)
+        W = buffer[:9 * n].reshape(9, n)
+        W[:] = rng.standard_normal((9, n))
         a = rng.standard_normal(9).astype(dtype)
         d = rng.standard_normal(n).astype(dtype)
         for k in range(9):
             index = rng.permutation(9)[:k].astype(np.int32)
             before = W.copy()
-            rows_step(a, index, k, W, d, dtype(0.5), last_first)
+            step(a, index, k, W, d, dtype(0.5), last_first)
             expected = before.copy()
             expected[index] -= np.outer(dtype(0.5) * a[index], d)
             np.testing.assert_allclose(W, expected, rtol=1e-5, atol=1e-6)
             others = np.setdiff1d(np.arange(9), index)
             np.testing.assert_array_equal(W[others], before[others])
+            assert np.isnan(buffer[9 * n:]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -82,12 +82,12 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
 @inline_kernel
 def step_rows(a, index, k, W, d, lr):
     """W[i] -= (lr a[i]) d for the k rows ``index[:k]``: rows of whole vectors through
-    ``whole_vector_rows_step`` (in chunks, against the loop below: float64 MNIST batch 32
-    1.13x, batch 128 1.1x; a batch's whole rows at once, float64 ran 0.96x with it), others
-    four per pass (a quarter of the loads of d, and of the loops' set-up; one by one made
-    bike's 20-wide batches 0.95x as fast)."""
-    if steps_in_vectors(W):
-        whole_vector_rows_step(a, index, k, W, d, lr, False)
+    ``whole_vector_rows_step``, without tails (in chunks, against the loop below: float64
+    MNIST batch 32 1.13x, batch 128 1.1x; a batch's whole rows at once, float64 ran 0.96x
+    with it), others four per pass (a quarter of the loads of d, and of the loops' set-up;
+    one by one made bike's 20-wide batches 0.95x as fast)."""
+    if steps_in_vectors(W) and W.shape[1] % narrow_width(W) == 0:
+        whole_vector_rows_step(a, index, k, W, d, lr, False, False)
         return
     u = 0
     while u + 4 <= k:
@@ -195,10 +195,10 @@ def sgd_nonzero_rows(W, a, index, k, d, lr):
     one by one: LLVM checks at run time that four rows overlap neither d nor each other,
     which costs more than it saves on digits' 32-wide rows (0.9x).
     """
-    # Rows of whole vectors (see ``vectors``; per sample: digits 1.05-1.24x, MNIST 1.05-1.06x,
-    # dense MNIST 1.02x).
+    # Rows of whole vectors, and maybe a few entries more (see ``vectors``; per sample: digits
+    # 1.05-1.24x, MNIST 1.05-1.06x, dense MNIST 1.02x; 20 wide, bike sharing, 1.03x).
     if steps_in_vectors(W):
-        whole_vector_rows_step(a, index, k, W, d, lr, True)
+        whole_vector_rows_step(a, index, k, W, d, lr, True, True)
         return
     # Last row first: the next sample's forward pass reads its rows first to last, and finds
     # the first ones it shares with this sample still in L1 (MNIST 1.012-1.033x side by
@@ -235,7 +235,16 @@ def hidden_layer_sgd(a, W, b, d, d_prev, lr, l1, l2):
     """
     n_in = W.shape[0]
     i = 0
-    if is_narrow(W) and l1 == 0 and l2 == 0:  # a row in one vector (see ``vectors``)
+    if W.shape[1] == 1 and l1 == 0 and l2 == 0:
+        # One output (a regression's): W is a contiguous column, which LLVM steps as
+        # vectors, where the loop below takes its rows one at a time (bike sharing per sample
+        # 1.13x). (Other bits than that loop's: LLVM takes lr d_0 once, not lr a_i per row.)
+        d_0 = d[0]
+        for i in range(n_in):
+            d_prev[i] = W[i, 0] * d_0
+            W[i, 0] -= lr * (a[i] * d_0)
+        i = n_in
+    elif is_narrow(W) and l1 == 0 and l2 == 0:  # a row in one vector (see ``vectors``)
         while i + narrow_width(W) <= n_in:
             narrow_block_step(a, W, d, d_prev, lr, i)
             i += narrow_width(W)

@@ -70,8 +70,8 @@ def lagged_step(x, index, k, d, U, S, rate, inv_sigma):
     against the loop below, which LLVM vectorized poorly in float64 (with both changes,
     float64 per-sample momentum 2.2x as fast)."""
     if steps_in_vectors(U):
-        whole_vector_rows_step(x, index, k, U, d, rate, False)
-        whole_vector_rows_step(x, index, k, S, d, -inv_sigma, False)
+        whole_vector_rows_step(x, index, k, U, d, rate, False, True)
+        whole_vector_rows_step(x, index, k, S, d, -inv_sigma, False, True)
         return
     for t in range(k):
         i = index[t]
