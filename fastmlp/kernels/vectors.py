@@ -505,10 +505,10 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first, tails):
     batch 32 1.03x, batch 128 1.02x.
 
     With ``tails`` (a literal True), rows may have up to a vector's entries more, stepped
-    one by one after the row's vectors: LLVM's loop had run such rows (20 or 50 wide) one
-    entry at a time. Per sample, bike sharing 1.03x, MNIST 784-50-10 1.10-1.11x (with the
-    tails in a pass of their own, 1.06x). A minibatch's step, which calls this once per chunk
-    and sample, takes no tails: their loops made MNIST batch 128 0.99x as fast."""
+    one by one after every row's vectors: LLVM's loop had run such rows (20 or 50 wide) one
+    entry at a time. Per sample, bike sharing 1.03x, MNIST 784-50-10 1.06-1.10x. A
+    minibatch's step, which calls this once per chunk and sample, takes no tails: their loops
+    made MNIST batch 128 0.99x as fast."""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(d, W.dtype) and lr == W.dtype
             and isinstance(last_first, types.Boolean) and isinstance(tails, types.BooleanLiteral)):
         return None
@@ -523,52 +523,39 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first, tails):
         k_val = context.cast(builder, k_val, k, types.intp)
         n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
 
-        def rows_loop(count, tail):  # the rows' count vectors, then entries tail to n if any
-            offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(count)]
-            d_vecs = [builder.load(_vector_at(builder, vector_t, d_data, o), align=4)
-                      for o in offsets]
+        # A loop per number of vectors, d's vectors held in registers.
+        for count in range(1, STEP_VECTORS + 1):
+            with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
+                offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(count)]
+                d_vecs = [builder.load(_vector_at(builder, vector_t, d_data, o), align=4)
+                          for o in offsets]
+                with cgutils.for_range(builder, k_val) as loop:
+                    last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
+                    t = builder.select(last_first_val, last, loop.index)
+                    row, a_i, _ = _listed_row(context, builder, a, a_val, index, index_val, W,
+                                              W_val, t)
+                    c = _splat(builder, vector_t, builder.fmul(lr_val, a_i))
+                    for o, d_v in zip(offsets, d_vecs):
+                        w = _vector_at(builder, vector_t, row, o)
+                        step = builder.fmul(c, d_v, flags=flags)
+                        builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags),
+                                      w, align=4)
+        if not with_tails:
+            return context.get_dummy_value()
+        # The entries after the whole vectors, one by one (no masked store, which would block
+        # the next row's loads where rows sit closer than a vector), in a pass of their own:
+        # their loop in every row's made digits, whose rows have none, 0.97x as fast, and two
+        # loops per number of vectors took 0.7 s more to compile.
+        tail = builder.mul(n_vectors, cgutils.intp_t(VECTOR_LANES))
+        with builder.if_then(builder.icmp_unsigned("<", tail, n)):
             with cgutils.for_range(builder, k_val) as loop:
-                last = builder.sub(builder.sub(k_val, loop.index), cgutils.intp_t(1))
-                t = builder.select(last_first_val, last, loop.index)
                 row, a_i, _ = _listed_row(context, builder, a, a_val, index, index_val, W,
-                                          W_val, t)
-                c_i = builder.fmul(lr_val, a_i)
-                c = _splat(builder, vector_t, c_i)
-                for o, d_v in zip(offsets, d_vecs):
-                    w = _vector_at(builder, vector_t, row, o)
-                    step = builder.fmul(c, d_v, flags=flags)
-                    builder.store(builder.fsub(builder.load(w, align=4), step, flags=flags),
-                                  w, align=4)
-                if tail is None:
-                    return
-                # The entries after the whole vectors, one by one: no masked store, which
-                # would block the next row's loads where rows sit closer than a vector.
+                                          W_val, loop.index)
+                c = builder.fmul(lr_val, a_i)
                 with cgutils.for_range_slice(builder, tail, n, cgutils.intp_t(1)) as (j, _):
                     w = builder.gep(row, [j])
-                    step = builder.fmul(c_i, builder.load(builder.gep(d_data, [j])),
-                                        flags=flags)
+                    step = builder.fmul(c, builder.load(builder.gep(d_data, [j])), flags=flags)
                     builder.store(builder.fsub(builder.load(w), step, flags=flags), w)
-
-        # A loop per number of vectors, d's vectors held in registers; with tails, two: for
-        # rows with entries after their whole vectors and for rows without (the tail's check
-        # in every row's loop made digits, whose rows have none, 0.97x as fast).
-        done = builder.append_basic_block("rows_stepped")
-        switch = builder.switch(n_vectors, done)
-        for count in range(1, STEP_VECTORS + 1):
-            case = builder.append_basic_block(f"rows_of_{count}_vectors")
-            switch.add_case(cgutils.intp_t(count), case)
-            builder.position_at_end(case)
-            whole = cgutils.intp_t(count * VECTOR_LANES)
-            if with_tails:
-                with builder.if_else(builder.icmp_unsigned("==", n, whole)) as (exact, tailed):
-                    with exact:
-                        rows_loop(count, None)
-                    with tailed:
-                        rows_loop(count, whole)
-            else:
-                rows_loop(count, None)
-            builder.branch(done)
-        builder.position_at_end(done)
         return context.get_dummy_value()
     return types.void(a, index, k, W, d, lr, last_first, tails), codegen
 
