@@ -158,7 +158,7 @@ def test_bad_optimizer_settings(Impl, settings, error, words):
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("sliced", [False, True], ids=["whole", "sliced"])
 @pytest.mark.parametrize("momentum", [0.9, 0.2])
-@pytest.mark.parametrize("width", [7, 3, 16, 80])
+@pytest.mark.parametrize("width", [7, 3, 16, 80, 20])
 def test_lazy_per_sample_momentum_matches_the_eager_reference(optimizer, dtype, tolerance,
                                                               sliced, momentum, width,
                                                               monkeypatch):
@@ -166,7 +166,8 @@ def test_lazy_per_sample_momentum_matches_the_eager_reference(optimizer, dtype, 
     # kernels/momentum.py); a changing rate, calls ending mid-epoch and (with momentum 0.2,
     # 0.2^26 < FOLD_BELOW) folds within an epoch must not matter. The first layer's width
     # picks its loops: sums in registers and stepped by LLVM's loop (7), both loops (3), both
-    # as vectors (16), whole vectors stepped, summed as vectors in float32 only (80).
+    # as vectors (16), whole vectors stepped, summed as vectors in float32 only (80), a vector
+    # and 4 entries more stepped (20).
     import fastmlp.training
     from fastmlp.kernels.momentum import FOLD_BELOW
     from fastmlp.schedules import Step
