@@ -184,6 +184,20 @@ def test_lazy_per_sample_momentum_matches_the_eager_reference(optimizer, dtype, 
     assert relative_error(nets[0]._state, nets[1]._state) < tolerance
 
 
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_per_sample_momentum_of_a_one_output_regression_matches_the_reference(optimizer, dtype,
+                                                                              tolerance):
+    # The output layer's weights are a column, stepped in one loop over its rows.
+    X, y = make_data([12, 20, 1], "identity", "mse", n=30, zeros=0.5, dtype=dtype)
+    nets = [impl([12, 20, 1], output="identity", loss="mse", dtype=dtype, seed=16)
+            for impl in (Network, reference.Network)]
+    for net in nets:
+        net.fit(X, y, epochs=2, lr=0.05, optimizer=optimizer, momentum=0.9)
+    assert relative_error(nets[0].params, nets[1].params) < tolerance
+    assert relative_error(nets[0]._state, nets[1]._state) < tolerance
+
+
 @pytest.mark.parametrize("momentum", [0.0, 1.0])
 def test_per_sample_momentum_outside_the_lagged_range_matches_the_reference(momentum):
     # The lagged form needs 0 < momentum < 1; other values take the general kernel.

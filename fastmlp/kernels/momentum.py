@@ -113,8 +113,16 @@ def backward_momentum(net, vel, codes, x, k0, ws, lr, mu, nesterov, rate, inv_si
             lagged_step(x, ws.input_index, k0, d, W, V, rate, inv_sigma)
         else:
             a = layer_row(ws, l - 1)
-            for i in range(n_in):
-                d_next[i] = momentum_row(a[i], d, W, V, i, lr, mu, nesterov)
+            if n_out == 1:  # a column: one loop LLVM vectorizes (bike sharing 1.11x)
+                d_0 = d[0]
+                for i in range(n_in):
+                    w = W[i, 0]
+                    d_next[i] = w * d_0
+                    W[i, 0], V[i, 0] = momentum_update(w, a[i] * d_0, V[i, 0], lr, mu,
+                                                       nesterov)
+            else:
+                for i in range(n_in):
+                    d_next[i] = momentum_row(a[i], d, W, V, i, lr, mu, nesterov)
             backprop_activation(codes[l - 1], a, d_next[:n_in])
         momentum_step(layer_bias(net, l), d, layer_bias(vel, l), lr, mu, nesterov)
         d_cur, d_next = d_next, d_cur
