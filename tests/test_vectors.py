@@ -9,8 +9,8 @@ from numba.core.registry import cpu_target
 from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, PENDING_FROM_BYTES, \
     SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, VECTOR_LANES, blocks_in_vectors, fits_vector, \
     is_narrow, narrow_block_step, narrow_rows_sum, one_vector_cross_entropy, \
-    pending_rows_sum, steps_in_vectors, sums_in_vectors, takes_pending_rows, \
-    whole_vector_block_step, whole_vector_rows_step
+    pending_rows_sum, steps_in_vectors, steps_with_tails, sums_in_vectors, \
+    takes_pending_rows, whole_vector_block_step, whole_vector_rows_step
 
 
 @njit
@@ -44,6 +44,11 @@ def summed_in_vectors(W):
 @njit
 def stepped_in_vectors(W):
     return steps_in_vectors(W)
+
+
+@njit
+def stepped_with_tails(W):
+    return steps_with_tails(W)
 
 
 @njit
@@ -100,10 +105,11 @@ def test_which_widths_take_the_vector_kernels(dtype):
         assert summed_in_vectors(W) == (wide and n <= SUM_VECTORS * lanes(dtype))
         assert in_one_vector(W[0]) == (masked_loads() and n <= lanes(dtype))
     for n in range(1, (STEP_VECTORS + 1) * lanes(dtype) + 2):
-        # 1 to STEP_VECTORS whole vectors, and maybe part of one more
-        stepped = masked_loads() and lanes(dtype) <= n < (STEP_VECTORS + 1) * lanes(dtype)
-        assert stepped_in_vectors(np.zeros((3, n), dtype)) == stepped
         whole = masked_loads() and n % lanes(dtype) == 0 and n <= STEP_VECTORS * lanes(dtype)
+        assert stepped_in_vectors(np.zeros((3, n), dtype)) == whole
+        # 1 to STEP_VECTORS whole vectors, and maybe part of one more
+        tailed = masked_loads() and lanes(dtype) <= n < (STEP_VECTORS + 1) * lanes(dtype)
+        assert stepped_with_tails(np.zeros((3, n), dtype)) == tailed
         blocks = whole and lanes(dtype) < n <= BLOCK_VECTORS * lanes(dtype)
         assert stepped_in_blocks(np.zeros((3, n), dtype)) == blocks
 

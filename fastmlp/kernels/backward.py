@@ -11,7 +11,7 @@ from .borrow import borrowed
 from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
 from .vectors import blocks_in_vectors, is_narrow, narrow_block_step, narrow_width, \
-    steps_in_vectors, whole_vector_block_step, whole_vector_rows_step
+    steps_in_vectors, steps_with_tails, whole_vector_block_step, whole_vector_rows_step
 from .workspace import delta_block, layer_block, layer_row
 
 # Rows at least this wide take their per-sample steps four at a time (``sgd_nonzero_rows``).
@@ -86,7 +86,7 @@ def step_rows(a, index, k, W, d, lr):
     MNIST batch 32 1.13x, batch 128 1.1x; a batch's whole rows at once, float64 ran 0.96x
     with it), others four per pass (a quarter of the loads of d, and of the loops' set-up;
     one by one made bike's 20-wide batches 0.95x as fast)."""
-    if steps_in_vectors(W) and W.shape[1] % narrow_width(W) == 0:
+    if steps_in_vectors(W):
         whole_vector_rows_step(a, index, k, W, d, lr, False, False)
         return
     u = 0
@@ -197,7 +197,7 @@ def sgd_nonzero_rows(W, a, index, k, d, lr):
     """
     # Rows of whole vectors, and maybe a few entries more (see ``vectors``; per sample: digits
     # 1.05-1.24x, MNIST 1.05-1.06x, dense MNIST 1.02x; 20 wide, bike sharing, 1.03x).
-    if steps_in_vectors(W):
+    if steps_with_tails(W):
         whole_vector_rows_step(a, index, k, W, d, lr, True, True)
         return
     # Last row first: the next sample's forward pass reads its rows first to last, and finds

@@ -29,7 +29,7 @@ from .loss import output_loss
 from .prefetch import prefetch_sample
 from .train import AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step, momentum_update
-from .vectors import narrow_rows_sum, steps_in_vectors, sums_in_vectors, \
+from .vectors import narrow_rows_sum, steps_with_tails, sums_in_vectors, \
     whole_vector_rows_step
 from .workspace import borrowed_workspace, layer_row, workspace
 
@@ -69,7 +69,7 @@ def lagged_step(x, index, k, d, U, S, rate, inv_sigma):
     (``vectors.whole_vector_rows_step``; S's rate -1 / sigma): MNIST per sample 1.09x
     against the loop below, which LLVM vectorized poorly in float64 (with both changes,
     float64 per-sample momentum 2.2x as fast)."""
-    if steps_in_vectors(U):
+    if steps_with_tails(U):
         whole_vector_rows_step(x, index, k, U, d, rate, False, True)
         whole_vector_rows_step(x, index, k, S, d, -inv_sigma, False, True)
         return

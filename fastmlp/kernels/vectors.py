@@ -27,8 +27,8 @@ rows one by one in order made digits 0.7x as fast. So ``narrow_block_step`` load
 then steps them as the contiguous vectors of their entries.
 
 Masked loads are single instructions with AVX2 and AVX-512; elsewhere LLVM would split them
-into a branch per lane, so there ``narrow_width`` is 0, ``is_narrow``, ``sums_in_vectors``
-and ``steps_in_vectors`` are false, and callers keep their loops.
+into a branch per lane, so there ``narrow_width`` is 0, ``is_narrow``, ``sums_in_vectors``,
+``steps_in_vectors`` and ``steps_with_tails`` are false, and callers keep their loops.
 """
 from llvmlite import ir
 from numba import types
@@ -102,8 +102,16 @@ def is_narrow(W) -> bool:
 
 @inline_kernel
 def steps_in_vectors(W) -> bool:
-    """Whether W's rows go through ``whole_vector_rows_step`` (with tails): 1 to
-    STEP_VECTORS whole vectors each, and maybe fewer than a vector's entries after them."""
+    """Whether W's rows go through ``whole_vector_rows_step``: 1 to STEP_VECTORS whole
+    vectors each."""
+    lanes = narrow_width(W)
+    return lanes > 0 and W.shape[1] % lanes == 0 and W.shape[1] <= STEP_VECTORS * lanes
+
+
+@inline_kernel
+def steps_with_tails(W) -> bool:
+    """Whether W's rows go through ``whole_vector_rows_step`` with tails: 1 to STEP_VECTORS
+    whole vectors each, and maybe fewer than a vector's entries after them."""
     lanes = narrow_width(W)
     return lanes > 0 and lanes <= W.shape[1] < (STEP_VECTORS + 1) * lanes
 
@@ -120,8 +128,7 @@ def blocks_in_vectors(W) -> bool:
 def takes_pending_rows(W) -> bool:
     """Whether W's rows go through ``pending_rows_sum``: PENDING_FROM_BYTES or more, of 1 to
     STEP_VECTORS whole vectors."""
-    return (steps_in_vectors(W) and W.shape[1] % narrow_width(W) == 0
-            and W.shape[1] * W.itemsize >= PENDING_FROM_BYTES)
+    return steps_in_vectors(W) and W.shape[1] * W.itemsize >= PENDING_FROM_BYTES
 
 
 @inline_kernel
@@ -504,9 +511,9 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first, tails):
     vectors) 1.16x, MNIST 784-64-10 (4) 1.09x, dense MNIST (8) 1.03x, MNIST 1.0x; MNIST
     batch 32 1.03x, batch 128 1.02x.
 
-    With ``tails`` (a literal True), rows may have up to a vector's entries more, stepped
-    one by one after every row's vectors: LLVM's loop had run such rows (20 or 50 wide) one
-    entry at a time. Per sample, bike sharing 1.03x, MNIST 784-50-10 1.06-1.10x. A
+    With ``tails`` (a literal True), rows may have up to a vector's entries more
+    (``steps_with_tails``), stepped one by one after every row's vectors: LLVM's loop had run
+    such rows (20 or 50 wide) one entry at a time. Per sample, bike sharing 1.03x, MNIST 784-50-10 1.06-1.10x. A
     minibatch's step, which calls this once per chunk and sample, takes no tails: their loops
     made MNIST batch 128 0.99x as fast."""
     if not (_are_listed_rows(a, index, k, W) and _is_vector(d, W.dtype) and lr == W.dtype
