@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from .config import Config
+from .kernels.arrays import all_finite
 
 
 def _numeric_array(value, name: str) -> np.ndarray:
@@ -22,10 +23,13 @@ def _numeric_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def _check_finite(arr: np.ndarray, name: str, kernel: bool = False) -> None:
     # One reduction instead of a boolean copy of the whole array: a NaN or inf makes the sum
-    # non-finite; only then (or on overflow of finite values) look element by element.
-    if arr.dtype.kind == "f" and not np.isfinite(arr.sum()):
+    # non-finite; only then (or on overflow of finite values) look element by element. A
+    # kernel's sum (for an array as kernels take it) is faster than NumPy's.
+    if arr.dtype.kind != "f":
+        return
+    if not (all_finite(arr.reshape(-1)) if kernel else np.isfinite(arr.sum())):
         bad = ~np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0]
@@ -52,7 +56,7 @@ def as_features(X, config: Config, name: str = "X") -> np.ndarray:
         # A read-only array (a memmap, say) would make Numba compile every kernel again for
         # it; kernels never write X, but a copy is cheaper than a second compilation.
         arr = arr.copy()
-    _check_finite(arr, name)
+    _check_finite(arr, name, kernel=True)
     return arr
 
 

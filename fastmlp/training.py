@@ -133,6 +133,10 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
             visits = (k - 1) * n + end - position
             budget = max(batch_size, visits * CALL_SECONDS / 2 / max(seconds, 1e-6))
             net.epochs_trained += ended
+            if end < n and not np.isfinite(losses[0]):  # (a slice's loss says it already)
+                net._params[:] = last_good
+                net._state[...], net._steps = last_state, int(steps[1])
+                diverged = True
             if diverged:
                 epoch = done + ended + 1
                 net._replay_shuffles(rng_at_start, epoch - 1 if plan.shuffle else 0, n)

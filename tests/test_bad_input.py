@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from fastmlp import DivergenceError
+from fastmlp import DivergenceError, training
 
 from conftest import make_data
 
@@ -61,6 +61,21 @@ def test_bad_fit_raises_and_changes_nothing(Impl, data, case):
         net.fit(X, y, **kwargs)
     assert np.array_equal(net.params, before)
     assert net._rng.bit_generator.state == rng_before
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_finite_check_reads_all_of_X(Impl, dtype):
+    net = Impl(SIZES, dtype=dtype)
+    X = np.ones((7, 4))
+    for value in (np.nan, np.inf, -np.inf):
+        X[-1, -1] = value  # the last entry
+        with pytest.raises(ValueError, match=r"1 NaN or infinite values \(the first at index "
+                                              r"\(6, 3\)\)"):
+            net.predict(X)
+    # Finite values whose sum overflows (in float64) pass.
+    X[:] = np.finfo(dtype).max / 8
+    with np.errstate(over="ignore"):  # (the network's sums of them may overflow)
+        assert net.predict(X).shape == (7,)
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "loss", "gradient"])
@@ -128,6 +143,25 @@ def test_divergence_stops_and_keeps_last_good_epoch(Impl):
     # Training can go on from there.
     net.fit(X, y, epochs=1, lr=1e-5)
     assert np.all(np.isfinite(net.params))
+
+
+def test_divergence_stops_a_long_epoch_at_the_slice_that_shows_it(Impl, monkeypatch):
+    # An epoch longer than a kernel call trains in slices; a slice whose loss is already NaN
+    # or infinite ends training, not the end of the epoch.
+    monkeypatch.setattr(training, "CALL_SECONDS", 1e-9)  # slices of one batch
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * 10
+    y = rng.normal(size=300) * 100
+    net = Impl([3, 4, 1], activation="identity", output="identity", seed=0)
+    calls = []
+    train = net._train_epochs
+    monkeypatch.setattr(net, "_train_epochs", lambda *a, **k: calls.append(a[3]) or
+                        train(*a, **k))
+    params = net.params.copy()
+    with pytest.raises(DivergenceError, match="diverged in epoch 1"):
+        net.fit(X, y, epochs=2, batch_size=10, lr=1e6)
+    assert 0 < len(calls) < 5 and calls == list(range(0, 10 * len(calls), 10))
+    assert np.array_equal(net.params, params)
 
 
 def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):

@@ -1,7 +1,7 @@
 """SGD loops: one call trains whole epochs, no Python in between."""
 import numpy as np
 
-from .arrays import copy, rescale
+from .arrays import all_finite, copy, rescale
 from .backward import backward, backward_sgd
 from .borrow import borrowed
 from .buffers import borrowed_flat, layer_bias, layer_weight, layers
@@ -80,16 +80,6 @@ def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begi
             add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
             step(optimizer, params, grad, state, steps, lr, hyper)
     return total
-
-
-@kernel
-def all_finite(params):
-    """Whether every parameter is finite (their sum in float64 cannot overflow, but carries
-    any NaN or infinity)."""
-    total = 0.0
-    for k in range(params.shape[0]):
-        total += params[k]
-    return np.isfinite(total)
 
 
 # What ``end_epoch`` says of an epoch.
