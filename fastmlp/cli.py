@@ -42,6 +42,7 @@ PRESETS = {
 
 
 ADAM_LR = 0.001  # --optimizer adam's default rate (PyTorch's and scikit-learn's)
+ADAM_DEFAULTS = dict(beta1=0.9, beta2=0.999, eps=1e-8)  # (fit's)
 
 
 class CommandError(Exception):
@@ -137,6 +138,11 @@ def _settings(args) -> dict:
     if args.momentum is not None and args.optimizer not in ("momentum", "nesterov"):
         raise CommandError(f"--momentum is for --optimizer momentum or nesterov; got "
                            f"--optimizer {args.optimizer}")
+    adam = {key: getattr(args, key) for key in ADAM_DEFAULTS if getattr(args, key) is not None}
+    if adam and args.optimizer != "adam":
+        raise CommandError(f"--{'/--'.join(adam)} {'is' if len(adam) == 1 else 'are'} for "
+                           f"--optimizer adam; got --optimizer {args.optimizer}")
+    s.update(ADAM_DEFAULTS, **adam)
     if args.lr is None:  # (the presets' rates are SGD's)
         if args.optimizer == "adam":
             s["lr"] = ADAM_LR
@@ -153,9 +159,11 @@ def _settings(args) -> dict:
     if s["threads"] < 1:
         raise CommandError(f"--threads must be >= 1; got {s['threads']}")
     try:  # (fit's own checks, before the data loads)
-        Optimizer.create(s["optimizer"], s["momentum"], 0.9, 0.999, 1e-8)
+        Optimizer.create(s["optimizer"], s["momentum"], s["beta1"], s["beta2"], s["eps"])
     except ValueError as e:
-        raise CommandError(f"--optimizer {s['optimizer']} --momentum {s['momentum']:g}: {e}"
+        keys = list(ADAM_DEFAULTS) if s["optimizer"] == "adam" else ["momentum"]
+        raise CommandError(f"--optimizer {s['optimizer']}"
+                           + "".join(f" --{key} {s[key]:g}" for key in keys) + f": {e}"
                            ) from None
     return s
 
@@ -210,6 +218,8 @@ def _make_network(s: dict, data: Data) -> Network:
 def _optimizer(s: dict) -> str:
     if s["optimizer"] in ("momentum", "nesterov"):
         return f"{s['optimizer']} {s['momentum']:g}"
+    if s["optimizer"] == "adam" and any(s[key] != v for key, v in ADAM_DEFAULTS.items()):
+        return f"adam {s['beta1']:g}/{s['beta2']:g}/{s['eps']:g}"
     return s["optimizer"]
 
 
@@ -259,7 +269,8 @@ def train_epochs(net: Network, data: Data, s: dict) -> dict:
         history = net.fit(X, y, epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
                           l1=s["l1"], l2=s["l2"], validation_data=monitor, callback=report,
                           threads=s["threads"], optimizer=s["optimizer"],
-                          momentum=s["momentum"])
+                          momentum=s["momentum"], beta1=s["beta1"], beta2=s["beta2"],
+                          eps=s["eps"])
     if history["stopped"] == "interrupted":
         print(f"interrupted: kept the network after epoch {len(history['loss'])}", flush=True)
     return curves
@@ -435,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "0.9, beta2 0.999, eps 1e-8; default --lr 0.001)")
     p.add_argument("--momentum", type=float,
                    help="momentum and nesterov: the momentum (default 0.9)")
+    for key, default in ADAM_DEFAULTS.items():
+        p.add_argument(f"--{key}", type=float, help=f"adam: {key} (default {default:g})")
     p.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
     p.add_argument("--threads", type=int, default=1,

@@ -88,6 +88,20 @@ def test_train_with_adam_takes_its_own_default_rate(tmp_path, capsys):
     assert last > first  # (accuracy; from random guesses to about 0.7 in the first epoch)
 
 
+def test_train_with_adams_settings(tmp_path, capsys):
+    model = tmp_path / "adam.npz"
+    assert main(["train", "digits", "--optimizer", "adam", "--epochs", "1", "--beta1", "0.8",
+                 "--beta2", "0.99", "--eps", "1e-6", "--save", str(model)]) == 0
+    assert "1 epochs, batch_size=1, adam 0.8/0.99/1e-06, lr=0.001, " in capsys.readouterr().out
+    X, y, _, _ = datasets.load_digits()
+    same = Network([64, 32, 10], "sigmoid", "softmax", init="xavier", seed=0)
+    same.fit(X, y, epochs=1, lr=0.001, optimizer="adam", beta1=0.8, beta2=0.99, eps=1e-6)
+    assert np.array_equal(same.params, Network.load(model).params)
+    other = Network([64, 32, 10], "sigmoid", "softmax", init="xavier", seed=0)
+    other.fit(X, y, epochs=1, lr=0.001, optimizer="adam")
+    assert not np.array_equal(other.params, same.params)
+
+
 def test_momentum_scales_the_preset_rate_unless_given(capsys):
     assert main(["train", "xor", "--optimizer", "momentum", "--epochs", "1"]) == 0
     assert "batch_size=1, momentum 0.9, lr=0.05, " in capsys.readouterr().out
@@ -179,6 +193,13 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
     one_line_error(capsys, ["train", "digits", "--threads", "0"], "--threads must be >= 1")
     one_line_error(capsys, ["train", "digits", "--momentum", "0.5"],
                    "--momentum is for --optimizer momentum or nesterov; got --optimizer sgd")
+    one_line_error(capsys, ["train", "digits", "--beta2", "0.99", "--eps", "1e-6"],
+                   "--beta2/--eps are for --optimizer adam; got --optimizer sgd")
+    one_line_error(capsys, ["train", "digits", "--optimizer", "adam", "--beta1", "1"],
+                   "--optimizer adam --beta1 1 --beta2 0.999 --eps 1e-08: beta1 must be in "
+                   "[0, 1); got 1.0")
+    one_line_error(capsys, ["train", "digits", "--optimizer", "adam", "--eps", "0"],
+                   "eps must be")
     one_line_error(capsys, ["train", "digits", "--optimizer", "nesterov", "--momentum", "0"],
                    "--optimizer nesterov --momentum 0: nesterov needs momentum > 0")
     one_line_error(capsys, ["train", "digits", "--optimizer", "momentum", "--momentum", "-1"],
