@@ -233,6 +233,28 @@ def _describe(net: Network, data: Data, s: dict) -> str:
             f"l2={s['l2']:g}, seed={s['seed']}" + (f", threads={s['threads']}" if s["threads"] > 1 else ""))
 
 
+def _fit_settings(s: dict) -> dict:
+    keys = ("batch_size", "lr", "l1", "l2", "threads", "optimizer", "momentum",
+            *ADAM_DEFAULTS)
+    return {key: s[key] for key in keys}
+
+
+def warm_up(data: Data, s: dict) -> float:
+    """Compile the kernels training will call (or load them from Numba's cache), by an
+    epoch of a twin network on a few samples, so that epoch times are training only.
+    Returns the seconds it took."""
+    started = time.perf_counter()
+    X, y = data.splits["train"]
+    X_val, y_val = data.splits[data.monitor]
+    m = min(len(X), max(2 * s["batch_size"], 16))  # (whole batches: the same kernels)
+    try:
+        _make_network(s, data).fit(X[:m], y[:m], validation_data=(X_val[:8], y_val[:8]),
+                                   callback=lambda history: None, **_fit_settings(s))
+    except DivergenceError:  # (a few samples at this lr; the kernels compiled all the same)
+        pass
+    return time.perf_counter() - started
+
+
 def train_epochs(net: Network, data: Data, s: dict) -> dict:
     """Train ``s["epochs"]`` epochs with a progress bar and a line every few epochs.
 
@@ -266,11 +288,8 @@ def train_epochs(net: Network, data: Data, s: dict) -> dict:
                            f"{data.monitor} loss {h['val_loss'][-1]:.5f}  {name} {value:.4f}  "
                            f"{h['time'][-1]:.4f} s")
 
-        history = net.fit(X, y, epochs=epochs, batch_size=s["batch_size"], lr=s["lr"],
-                          l1=s["l1"], l2=s["l2"], validation_data=monitor, callback=report,
-                          threads=s["threads"], optimizer=s["optimizer"],
-                          momentum=s["momentum"], beta1=s["beta1"], beta2=s["beta2"],
-                          eps=s["eps"])
+        history = net.fit(X, y, epochs=epochs, validation_data=monitor, callback=report,
+                          **_fit_settings(s))
     if history["stopped"] == "interrupted":
         print(f"interrupted: kept the network after epoch {len(history['loss'])}", flush=True)
     return curves
@@ -305,6 +324,10 @@ def train(args) -> None:
     net = _make_network(s, data)
     print(_describe(net, data, s), flush=True)
     started = time.perf_counter()
+    seconds = warm_up(data, s)
+    if seconds > 0.5:
+        print(f"compiled the kernels in {seconds:.1f} s (cached: later runs start at once)",
+              flush=True)
     curves = train_epochs(net, data, s)
     _summary(net, data, curves, time.perf_counter() - started)
     if args.save:

@@ -102,6 +102,26 @@ def test_train_with_adams_settings(tmp_path, capsys):
     assert not np.array_equal(other.params, same.params)
 
 
+def test_train_compiles_before_its_epochs_are_timed(monkeypatch, capsys):
+    # The kernels compile (or load from Numba's cache) in a twin's fit on a few samples with
+    # the same settings, before the timed fit: a first run's epoch times are training only.
+    calls = []
+    fit = Network.fit
+
+    def recording_fit(net, X, y, **kwargs):
+        calls.append((len(X), {k: v for k, v in kwargs.items()
+                               if k not in ("epochs", "validation_data", "callback")}))
+        return fit(net, X, y, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", recording_fit)
+    assert main(["train", "digits", "--epochs", "1", "--batch-size", "8", "--optimizer",
+                 "momentum", "--l2", "1e-4"]) == 0
+    (warm, warm_settings), (real, real_settings) = calls
+    assert warm == 16 and real == 1438
+    assert warm_settings == real_settings and real_settings["batch_size"] == 8
+    assert real_settings["optimizer"] == "momentum" and real_settings["l2"] == 1e-4
+
+
 def test_momentum_scales_the_preset_rate_unless_given(capsys):
     assert main(["train", "xor", "--optimizer", "momentum", "--epochs", "1"]) == 0
     assert "batch_size=1, momentum 0.9, lr=0.05, " in capsys.readouterr().out
