@@ -25,8 +25,9 @@ def _numeric_array(value, name: str) -> np.ndarray:
 
 def _check_finite(arr: np.ndarray, name: str, kernel: bool = False) -> None:
     # One reduction instead of a boolean copy of the whole array: a NaN or inf makes the sum
-    # non-finite; only then (or on overflow of finite values) look element by element. A
-    # kernel's sum (for an array as kernels take it) is faster than NumPy's.
+    # non-finite; only then (or on overflow of finite values) look element by element. With
+    # ``kernel``, for an array as kernels take it (writable, C-contiguous, float32/float64:
+    # anything else would compile the kernel again), a kernel's sum, faster than NumPy's.
     if arr.dtype.kind != "f":
         return
     if not (all_finite(arr.reshape(-1)) if kernel else np.isfinite(arr.sum())):

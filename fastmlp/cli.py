@@ -246,12 +246,15 @@ def warm_up(data: Data, s: dict) -> float:
     started = time.perf_counter()
     X, y = data.splits["train"]
     X_val, y_val = data.splits[data.monitor]
-    m = min(len(X), max(2 * s["batch_size"], 16))  # (whole batches: the same kernels)
+    m = min(len(X), max(s["batch_size"], 16))  # (a whole batch: the same kernels)
     try:
-        _make_network(s, data).fit(X[:m], y[:m], validation_data=(X_val[:8], y_val[:8]),
-                                   callback=lambda history: None, **_fit_settings(s))
+        history = _make_network(s, data).fit(
+            X[:m], y[:m], validation_data=(X_val[:8], y_val[:8]),
+            callback=lambda history: None, **_fit_settings(s))
     except DivergenceError:  # (a few samples at this lr; the kernels compiled all the same)
-        pass
+        history = {}
+    if history.get("stopped") == "interrupted":  # (Ctrl-C while compiling: not a warm-up's)
+        raise KeyboardInterrupt
     return time.perf_counter() - started
 
 
@@ -326,7 +329,7 @@ def train(args) -> None:
     started = time.perf_counter()
     seconds = warm_up(data, s)
     if seconds > 0.5:
-        print(f"compiled the kernels in {seconds:.1f} s (cached: later runs start at once)",
+        print(f"kernels ready in {seconds:.1f} s (compiled, or loaded from Numba's cache)",
               flush=True)
     curves = train_epochs(net, data, s)
     _summary(net, data, curves, time.perf_counter() - started)

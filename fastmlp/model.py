@@ -313,7 +313,8 @@ class BaseNetwork:
         end) if the epoch ended, else its sum so far. After each epoch, if that loss or a
         parameter is not finite, the parameters and optimizer state of the last good epoch
         (``last_good``, ``last_state``, steps[1]) come back and training stops; otherwise they
-        become the last good ones. Returns (epochs ended, whether training diverged).
+        become the last good ones. (``training.run`` also stops at a slice of an epoch whose
+        loss so far is not finite.) Returns (epochs ended, whether training diverged).
         """
         k, n = orders.shape
         for e, order in enumerate(orders):

@@ -133,9 +133,10 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
             visits = (k - 1) * n + end - position
             budget = max(batch_size, visits * CALL_SECONDS / 2 / max(seconds, 1e-6))
             net.epochs_trained += ended
-            if end < n and not np.isfinite(losses[0]):  # (a slice's loss says it already)
-                net._params[:] = last_good
-                net._state[...], net._steps = last_state, int(steps[1])
+            if end < n and not np.isfinite(losses[0]):
+                # The slice's loss is already NaN or infinite, and so will the epoch's be:
+                # stop now rather than train the rest of the epoch on NaN.
+                _roll_back(net, last_good, last_state, steps)
                 diverged = True
             if diverged:
                 epoch = done + ended + 1
@@ -164,8 +165,7 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
             if interrupted[0] and history["stopped"] is None:
                 history["stopped"] = "interrupted"
                 if position > 0:  # back to the end of the last whole epoch
-                    net._params[:] = last_good
-                    net._state[...], net._steps = last_state, int(steps[1])
+                    _roll_back(net, last_good, last_state, steps)
                     net._replay_shuffles(rng_at_start, done if plan.shuffle else 0, n)
                     position = 0
             if plan.checkpoint is not None and position == 0 and (
@@ -176,6 +176,12 @@ def run(net, X: np.ndarray, T: np.ndarray, plan: Plan) -> dict:
         net._params[:] = best[1]
         history["best_epoch"] = best[2]
     return history
+
+
+def _roll_back(net, last_good: np.ndarray, last_state: np.ndarray, steps: np.ndarray) -> None:
+    """The parameters and optimizer state of the last good epoch back in ``net``."""
+    net._params[:] = last_good
+    net._state[...], net._steps = last_state, int(steps[1])
 
 
 def _record(net, plan: Plan, history: dict, loss: float, lr: float, seconds: float,

@@ -72,7 +72,8 @@ def test_the_finite_check_reads_all_of_X(Impl, dtype):
         with pytest.raises(ValueError, match=r"1 NaN or infinite values \(the first at index "
                                               r"\(6, 3\)\)"):
             net.predict(X)
-    # Finite values whose sum overflows (in float64) pass.
+    # Finite values pass, also where their sum overflows (float64's: the element-wise look
+    # finds nothing).
     X[:] = np.finfo(dtype).max / 8
     with np.errstate(over="ignore"):  # (the network's sums of them may overflow)
         assert net.predict(X).shape == (7,)
@@ -145,23 +146,31 @@ def test_divergence_stops_and_keeps_last_good_epoch(Impl):
     assert np.all(np.isfinite(net.params))
 
 
-def test_divergence_stops_a_long_epoch_at_the_slice_that_shows_it(Impl, monkeypatch):
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_divergence_stops_a_long_epoch_at_the_slice_that_shows_it(Impl, monkeypatch,
+                                                                  optimizer):
     # An epoch longer than a kernel call trains in slices; a slice whose loss is already NaN
-    # or infinite ends training, not the end of the epoch.
-    monkeypatch.setattr(training, "CALL_SECONDS", 1e-9)  # slices of one batch
+    # or infinite ends training, not the end of the epoch, and the network is back where the
+    # last good epoch (here: the last fit) left it.
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3)) * 10
     y = rng.normal(size=300) * 100
     net = Impl([3, 4, 1], activation="identity", output="identity", seed=0)
+    net.fit(X, y, epochs=1, batch_size=10, lr=1e-6, optimizer=optimizer)
+    params, state, steps = net.params.copy(), net._state.copy(), net._steps
+    rng_state, epochs = net._rng.bit_generator.state, net.epochs_trained
+    monkeypatch.setattr(training, "CALL_SECONDS", 1e-9)  # slices of one batch
     calls = []
     train = net._train_epochs
     monkeypatch.setattr(net, "_train_epochs", lambda *a, **k: calls.append(a[3]) or
                         train(*a, **k))
-    params = net.params.copy()
     with pytest.raises(DivergenceError, match="diverged in epoch 1"):
-        net.fit(X, y, epochs=2, batch_size=10, lr=1e6)
+        net.fit(X, y, epochs=2, batch_size=10, lr=1e6 if optimizer == "sgd" else 1e30,
+                optimizer=optimizer)
     assert 0 < len(calls) < 5 and calls == list(range(0, 10 * len(calls), 10))
     assert np.array_equal(net.params, params)
+    assert np.array_equal(net._state, state) and net._steps == steps
+    assert net._rng.bit_generator.state == rng_state and net.epochs_trained == epochs
 
 
 def test_divergence_after_good_epochs_keeps_the_last_of_them(Impl):

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import re
 import subprocess
@@ -7,7 +8,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from fastmlp import Network, datasets, download
+from fastmlp import Network, datasets, download, training
 from fastmlp.cli import confusion_matrix, main
 from fakes import mnist_arrays, write_bike_csv, write_mnist
 
@@ -109,17 +110,28 @@ def test_train_compiles_before_its_epochs_are_timed(monkeypatch, capsys):
     fit = Network.fit
 
     def recording_fit(net, X, y, **kwargs):
-        calls.append((len(X), {k: v for k, v in kwargs.items()
-                               if k not in ("epochs", "validation_data", "callback")}))
+        calls.append((net, len(X), {k: v for k, v in kwargs.items()
+                                    if k not in ("epochs", "validation_data", "callback")}))
         return fit(net, X, y, **kwargs)
 
     monkeypatch.setattr(Network, "fit", recording_fit)
     assert main(["train", "digits", "--epochs", "1", "--batch-size", "8", "--optimizer",
                  "momentum", "--l2", "1e-4"]) == 0
-    (warm, warm_settings), (real, real_settings) = calls
+    (twin, warm, warm_settings), (net, real, real_settings) = calls
+    assert twin is not net and twin.epochs_trained == 1 and net.epochs_trained == 1
     assert warm == 16 and real == 1438
     assert warm_settings == real_settings and real_settings["batch_size"] == 8
     assert real_settings["optimizer"] == "momentum" and real_settings["l2"] == 1e-4
+
+
+def test_ctrl_c_while_compiling_ends_the_command(monkeypatch, capsys):
+    @contextlib.contextmanager
+    def pressed():  # Ctrl-C during the warm-up's fit
+        yield [True]
+
+    monkeypatch.setattr(training, "deferred_interrupt", pressed)
+    assert main(["train", "digits", "--epochs", "1"]) == 130
+    assert "interrupted" in capsys.readouterr().err
 
 
 def test_momentum_scales_the_preset_rate_unless_given(capsys):
@@ -219,7 +231,8 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch):
                    "--optimizer adam --beta1 1 --beta2 0.999 --eps 1e-08: beta1 must be in "
                    "[0, 1); got 1.0")
     one_line_error(capsys, ["train", "digits", "--optimizer", "adam", "--eps", "0"],
-                   "eps must be")
+                   "--optimizer adam --beta1 0.9 --beta2 0.999 --eps 0: eps must be a finite "
+                   "number > 0; got 0.0")
     one_line_error(capsys, ["train", "digits", "--optimizer", "nesterov", "--momentum", "0"],
                    "--optimizer nesterov --momentum 0: nesterov needs momentum > 0")
     one_line_error(capsys, ["train", "digits", "--optimizer", "momentum", "--momentum", "-1"],

@@ -44,9 +44,10 @@ def add_scaled(V, c, W):
 
 @entry_kernel
 def all_finite(a):
-    """Whether every entry of the 1-D array a is finite: their sum in float64 cannot overflow,
-    but carries any NaN or infinity. (On MNIST's X, flattened, 1.3x as fast as NumPy's
-    pairwise sum: it reads X as fast as memory gives it.)"""
+    """Whether the sum of the 1-D array a, in float64, is finite: it carries any NaN or
+    infinity, and for float32 entries it cannot overflow. For float64 entries False may also
+    mean an overflow of finite ones: look entry by entry. (On MNIST's X, flattened, 1.3x as
+    fast as NumPy's pairwise sum: it reads X as fast as memory gives it.)"""
     total = 0.0
     for k in range(a.shape[0]):
         total += a[k]
