@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ PRESETS = {
 
 ADAM_LR = 0.001  # --optimizer adam's default rate (PyTorch's and scikit-learn's)
 ADAM_DEFAULTS = dict(beta1=0.9, beta2=0.999, eps=1e-8)  # (fit's)
+NOTICE_AFTER = 1.0  # seconds of compiling before train says that it is compiling
 
 
 class CommandError(Exception):
@@ -327,7 +329,14 @@ def train(args) -> None:
     net = _make_network(s, data)
     print(_describe(net, data, s), flush=True)
     started = time.perf_counter()
-    seconds = warm_up(data, s)
+    # A first run compiles for a while before anything else happens: say so if it takes long.
+    notice = threading.Timer(NOTICE_AFTER, lambda: print(
+        "compiling the kernels (once: Numba caches them for later runs)...", flush=True))
+    notice.start()
+    try:
+        seconds = warm_up(data, s)
+    finally:
+        notice.cancel()
     if seconds > 0.5:
         print(f"kernels ready in {seconds:.1f} s (compiled, or loaded from Numba's cache)",
               flush=True)

@@ -3,12 +3,13 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 
 import numpy as np
 import pytest
 
-from fastmlp import Network, datasets, download, training
+from fastmlp import Network, cli, datasets, download, training
 from fastmlp.cli import confusion_matrix, main
 from fakes import mnist_arrays, write_bike_csv, write_mnist
 
@@ -122,6 +123,16 @@ def test_train_compiles_before_its_epochs_are_timed(monkeypatch, capsys):
     assert warm == 16 and real == 1438
     assert warm_settings == real_settings and real_settings["batch_size"] == 8
     assert real_settings["optimizer"] == "momentum" and real_settings["l2"] == 1e-4
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.3])
+def test_train_says_when_it_compiles_for_long(monkeypatch, capsys, seconds):
+    monkeypatch.setattr(cli, "NOTICE_AFTER", 0.1)
+    monkeypatch.setattr(cli, "warm_up", lambda data, s: time.sleep(seconds) or seconds)
+    assert main(["train", "xor", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert ("compiling the kernels (once" in out) == (seconds > 0)
+    assert "kernels ready" not in out  # (under half a second)
 
 
 def test_ctrl_c_while_compiling_ends_the_command(monkeypatch, capsys):
