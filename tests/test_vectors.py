@@ -9,8 +9,8 @@ from numba.core.registry import cpu_target
 from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, PENDING_FROM_BYTES, \
     SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, VECTOR_LANES, blocks_in_vectors, fits_vector, \
     is_narrow, narrow_block_step, narrow_rows_sum, one_vector_cross_entropy, \
-    pending_rows_sum, steps_in_vectors, steps_with_tails, sums_in_vectors, \
-    takes_pending_rows, whole_vector_block_step, whole_vector_rows_step
+    pending_rows_sum, sigmoid_in_vectors, sigmoid_row, steps_in_vectors, steps_with_tails, \
+    sums_in_vectors, takes_pending_rows, whole_vector_block_step, whole_vector_rows_step
 
 
 @njit
@@ -277,6 +277,37 @@ def test_cross_entropy_in_one_vector_is_numpys(dtype):
             np.testing.assert_allclose(z[:n], p, **tol)
             np.testing.assert_allclose(delta[:n], d, **tol)
             assert np.isnan(z[n:]).all() and np.isnan(t_[n:]).all() and np.isnan(delta[n:]).all()
+
+
+@njit
+def sigmoid(z):
+    sigmoid_row(z)
+
+
+@njit
+def sigmoid_takes(z):
+    return sigmoid_in_vectors(z)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_in_vectors_is_numpys(dtype):
+    rng = np.random.default_rng(5)
+    ulps = np.finfo(dtype).eps
+    for n in range(1, 3 * lanes(dtype) + 2):
+        assert sigmoid_takes(np.zeros(n, dtype)) == (SCALAR_UP_TO < n and masked_loads())
+        z0 = rng.standard_normal(n) * 8
+        z0[rng.random(n) < 0.1] = 1e4  # exp(-z) saturates (see ``exp``), and its reciprocal
+        # 3 past the row: writing over it would show (each entry is its own sigmoid, so a
+        # read past the row changes nothing).
+        z = np.concatenate([z0, np.full(lanes(dtype), 3.0)]).astype(dtype)
+        sigmoid(z[:n])
+        expected = 1 / (1 + np.exp(-z0.astype(dtype).astype(np.float64)))
+        np.testing.assert_allclose(z[:n], expected, rtol=2 * ulps, atol=ulps / 4)
+        assert (z[n:] == 3).all()
+    z = np.array([1.0, np.nan, -np.inf, np.inf, 0.0, -1e30, 3.0], dtype)
+    sigmoid(z)
+    np.testing.assert_array_equal(np.isnan(z), [False, True, False, False, False, False, False])
+    assert z[2] < 1e-30 and z[3] == 1 and z[4] == 0.5 and z[5] < 1e-30
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

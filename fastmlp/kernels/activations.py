@@ -6,6 +6,7 @@ import numpy as np
 
 from .exp import exp
 from .jit import kernel
+from .vectors import sigmoid_in_vectors, sigmoid_row
 
 IDENTITY = 0
 SIGMOID = 1
@@ -41,8 +42,11 @@ def activate(code, z):
     one = z.dtype.type(1.0)
     zero = z.dtype.type(0.0)
     if code == SIGMOID:
-        for j in range(z.shape[0]):
-            z[j] = one / (one + exp(-z[j]))
+        if sigmoid_in_vectors(z):
+            sigmoid_row(z)
+        else:
+            for j in range(z.shape[0]):
+                z[j] = one / (one + exp(-z[j]))
     elif code == TANH:
         for j in range(z.shape[0]):
             z[j] = np.tanh(z[j])
