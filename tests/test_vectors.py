@@ -9,7 +9,7 @@ from numba.core.registry import cpu_target
 from fastmlp.kernels.vectors import BLOCK_VECTORS, MASKED_LOADS, PENDING_FROM_BYTES, \
     SCALAR_UP_TO, STEP_VECTORS, SUM_VECTORS, VECTOR_LANES, blocks_in_vectors, fits_vector, \
     is_narrow, narrow_block_step, narrow_rows_sum, one_vector_cross_entropy, \
-    pending_rows_sum, sigmoid_in_vectors, sigmoid_row, steps_in_vectors, steps_with_tails, \
+    pending_rows_sum, map_in_vectors, sigmoid_row, steps_in_vectors, steps_with_tails, \
     sums_in_vectors, takes_pending_rows, whole_vector_block_step, whole_vector_rows_step
 
 
@@ -286,7 +286,7 @@ def sigmoid(z):
 
 @njit
 def sigmoid_takes(z):
-    return sigmoid_in_vectors(z)
+    return map_in_vectors(z)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

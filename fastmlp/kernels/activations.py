@@ -2,11 +2,11 @@
 
 Every function works in place on one row, in the row's own dtype (float32 stays float32).
 """
-import numpy as np
 
 from .exp import exp
 from .jit import kernel
-from .vectors import sigmoid_in_vectors, sigmoid_row
+from .tanh import tanh
+from .vectors import map_in_vectors, sigmoid_row, tanh_row
 
 IDENTITY = 0
 SIGMOID = 1
@@ -42,14 +42,17 @@ def activate(code, z):
     one = z.dtype.type(1.0)
     zero = z.dtype.type(0.0)
     if code == SIGMOID:
-        if sigmoid_in_vectors(z):
+        if map_in_vectors(z):
             sigmoid_row(z)
         else:
             for j in range(z.shape[0]):
                 z[j] = one / (one + exp(-z[j]))
     elif code == TANH:
-        for j in range(z.shape[0]):
-            z[j] = np.tanh(z[j])
+        if map_in_vectors(z):
+            tanh_row(z)
+        else:
+            for j in range(z.shape[0]):
+                z[j] = tanh(z[j])
     elif code == RELU:
         for j in range(z.shape[0]):
             if z[j] < zero:

@@ -1,0 +1,102 @@
+"""tanh(x) as plain arithmetic, so that a row's loop vectorizes, as ``exp`` does for sigmoid.
+
+``np.tanh`` in a loop is a call into libm per element: a tanh network's MNIST epoch took 1.35x
+a sigmoid network's per sample and 1.45x at batch 128. Here it is Cephes' method in the
+argument's own dtype: for |x| >= 0.625, 1 - 2 / (exp(2|x|) + 1) with the sign of x (``exp``
+saturates, so tanh reaches +-1 and never NaN for large |x|); below, x + x^3 P(x^2), a
+polynomial (float32) or a rational function (float64), where that subtraction would cancel.
+Within a few ulp of NumPy's. NaN stays NaN.
+
+``tanh`` is the scalar kernel; ``vector_tanh`` builds the same arithmetic on an LLVM vector.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import overload
+
+from .exp import exp, vector_exp
+from .jit import inline_kernel
+
+SMALL = 0.625  # below: the polynomial
+P32 = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
+       -3.33332819422e-1)
+P64 = (-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3)
+Q64 = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3)
+
+
+@inline_kernel
+def _tanh32(x):
+    z = np.abs(x)
+    if z >= np.float32(SMALL):
+        t = np.float32(1.0) - np.float32(2.0) / (exp(z + z) + np.float32(1.0))
+        return -t if x < np.float32(0.0) else t
+    s = x * x
+    p = np.float32(P32[0])
+    p = p * s + np.float32(P32[1])
+    p = p * s + np.float32(P32[2])
+    p = p * s + np.float32(P32[3])
+    p = p * s + np.float32(P32[4])
+    return p * s * x + x
+
+
+@inline_kernel
+def _tanh64(x):
+    z = np.abs(x)
+    if z >= SMALL:
+        t = 1.0 - 2.0 / (exp(z + z) + 1.0)
+        return -t if x < 0.0 else t
+    s = x * x
+    p = (P64[0] * s + P64[1]) * s + P64[2]
+    q = ((s + Q64[0]) * s + Q64[1]) * s + Q64[2]
+    return x + x * s * (p / q)
+
+
+def tanh(x):
+    """tanh(x) for a float32 or float64 x, in its dtype (see the module's docstring)."""
+    return np.tanh(x)
+
+
+@overload(tanh)
+def _tanh(x):
+    if x == types.float32:
+        return lambda x: _tanh32(x)
+    if x == types.float64:
+        return lambda x: _tanh64(x)
+
+
+def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """IR for tanh of each lane of x, a vector of float or double: ``tanh``'s arithmetic,
+    both branches, each lane taking its own."""
+    vector_t = x.type
+    flags = ("contract",)
+
+    def splat(c):
+        return ir.Constant(vector_t, [c] * vector_t.count)
+
+    def mul(a, b):
+        return builder.fmul(a, b, flags=flags)
+
+    def add(a, b):
+        return builder.fadd(a, b, flags=flags)
+
+    fabs = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector_t, [vector_t]),
+        f"llvm.fabs.v{vector_t.count}{vector_t.element.intrinsic_name}")
+    z = builder.call(fabs, [x])
+    t = builder.fsub(splat(1.0), builder.fdiv(splat(2.0), add(vector_exp(builder, add(z, z)),
+                                                               splat(1.0)), flags=flags),
+                     flags=flags)
+    large = builder.select(builder.fcmp_ordered("<", x, splat(0.0)),
+                           builder.fsub(splat(0.0), t, flags=flags), t)
+    s = mul(x, x)
+    if isinstance(vector_t.element, ir.FloatType):
+        p = splat(P32[0])
+        for c in P32[1:]:
+            p = add(mul(p, s), splat(c))
+        small = add(mul(mul(p, s), x), x)
+    else:
+        p = add(mul(add(mul(splat(P64[0]), s), splat(P64[1])), s), splat(P64[2]))
+        q = add(mul(add(mul(add(s, splat(Q64[0])), s), splat(Q64[1])), s), splat(Q64[2]))
+        small = add(x, mul(mul(x, s), builder.fdiv(p, q, flags=flags)))
+    return builder.select(builder.fcmp_ordered(">=", z, splat(SMALL)), large, small)
