@@ -1,11 +1,15 @@
-"""The kernels' tanh (scalar, and a row's vectors) against NumPy's: within a few ulps, +-1 for
-large |x|, NaN kept."""
+"""The kernels' tanh (scalar, and a row's vectors) against NumPy's: within an ulp or two, +-1
+for large |x|, the sign of zero and NaN kept, nothing written past a row."""
 import numpy as np
 import pytest
 from numba import njit
 
 from fastmlp.kernels.tanh import SMALL, tanh
 from fastmlp.kernels.vectors import VECTOR_LANES, tanh_row
+
+# Most ulps from NumPy's tanh over ``arguments`` (measured: 1.21 and 2.0, NumPy's own float64
+# tanh off by up to an ulp); the polynomial's switch moved from 0.625 to 0.3 gives 2.4.
+MOST_ULPS = {np.float32: 1.5, np.float64: 2.0}
 
 
 @njit
@@ -21,9 +25,11 @@ def tanh_in_vectors(z):
 
 def arguments(dtype):
     rng = np.random.default_rng(0)
+    switch = dtype(SMALL)
+    near = switch + np.arange(-1000, 1000) * np.spacing(switch)  # floats around the switch
     x = np.concatenate([rng.standard_normal(2000) * s for s in (1e-6, 1e-2, 0.3, 1, 4, 30)]
-                       + [np.linspace(-2 * SMALL, 2 * SMALL, 4001), [0.0, 1e-30, -1e-30, 100,
-                                                                    -100, 1e6, -1e6]])
+                       + [np.linspace(-2 * SMALL, 2 * SMALL, 4001), near, -near,
+                          [0.0, 1e-30, -1e-30, 100, -100, 1e6, -1e6]])
     return x.astype(dtype)
 
 
@@ -34,29 +40,38 @@ def ulps(got, x):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tanh_is_numpys_within_a_few_ulps(dtype):
+def test_tanh_is_numpys_within_an_ulp_or_two(dtype):
     x = arguments(dtype)
     scalar = np.empty_like(x)
     tanh_each(x, scalar)
-    # In vectors, rows of every length of a vector's lanes or less, and longer.
     vector = x.copy()
-    for start, n in ((0, 1), (1, 5), (6, VECTOR_LANES), (6 + VECTOR_LANES, len(x) - 22)):
-        tanh_in_vectors(vector[start:start + n])
+    tanh_in_vectors(vector)
     for got in (scalar, vector):
-        assert ulps(got, x).max() <= 3
-        assert np.all(np.abs(got) <= 1) and np.array_equal(np.sign(got), np.sign(x))
+        assert ulps(got, x).max() <= MOST_ULPS[dtype]
+        assert np.all(np.abs(got) <= 1) and np.array_equal(np.signbit(got), np.signbit(x))
         assert np.all(got[np.abs(x) > 20] == np.sign(x[np.abs(x) > 20]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_row_takes_every_length_and_writes_nothing_past_it(dtype):
+    rng = np.random.default_rng(1)
+    for n in range(0, 3 * VECTOR_LANES + 2):
+        z0 = rng.standard_normal(n) * 2
+        # 3 past the row: writing over it would show.
+        z = np.concatenate([z0, np.full(VECTOR_LANES, 3.0)]).astype(dtype)
+        tanh_in_vectors(z[:n])
+        assert ulps(z[:n], z0.astype(dtype)).max(initial=0) <= MOST_ULPS[dtype]
+        assert (z[n:] == 3).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_keeps_nan_and_saturates_at_infinity(dtype):
-    x = np.array([np.nan, np.inf, -np.inf, 1.0], dtype)
-    for f in (tanh_each, None):
-        got = np.empty_like(x)
-        if f is None:
-            got[:] = x
-            tanh_in_vectors(got)
-        else:
-            f(x, got)
+    x = np.array([np.nan, np.inf, -np.inf, 1.0, -0.0], dtype)
+    scalar = np.empty_like(x)
+    tanh_each(x, scalar)
+    vector = x.copy()
+    tanh_in_vectors(vector)
+    for got in (scalar, vector):
         assert np.isnan(got[0]) and got[1] == 1 and got[2] == -1
         assert got[3] == pytest.approx(np.tanh(1.0), rel=1e-6)
+        assert got[4] == 0 and np.signbit(got[4])

@@ -29,31 +29,31 @@ Q64 = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.8440630532512548604
 def _tanh32(x):
     z = np.abs(x)
     if z >= np.float32(SMALL):
-        t = np.float32(1.0) - np.float32(2.0) / (exp(z + z) + np.float32(1.0))
-        return -t if x < np.float32(0.0) else t
+        return np.copysign(np.float32(1.0) - np.float32(2.0) / (exp(z + z) + np.float32(1.0)),
+                           x)
     s = x * x
     p = np.float32(P32[0])
     p = p * s + np.float32(P32[1])
     p = p * s + np.float32(P32[2])
     p = p * s + np.float32(P32[3])
     p = p * s + np.float32(P32[4])
-    return p * s * x + x
+    return np.copysign(p * s * x + x, x)  # (-0.0 stays -0.0)
 
 
 @inline_kernel
 def _tanh64(x):
     z = np.abs(x)
     if z >= SMALL:
-        t = 1.0 - 2.0 / (exp(z + z) + 1.0)
-        return -t if x < 0.0 else t
+        return np.copysign(1.0 - 2.0 / (exp(z + z) + 1.0), x)
     s = x * x
     p = (P64[0] * s + P64[1]) * s + P64[2]
     q = ((s + Q64[0]) * s + Q64[1]) * s + Q64[2]
-    return x + x * s * (p / q)
+    return np.copysign(x + x * s * (p / q), x)
 
 
 def tanh(x):
-    """tanh(x) for a float32 or float64 x, in its dtype (see the module's docstring)."""
+    """tanh(x) for a float32 or float64 x, in its dtype, in kernels (see the module's
+    docstring); called from Python, NumPy's."""
     return np.tanh(x)
 
 
@@ -80,15 +80,16 @@ def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     def add(a, b):
         return builder.fadd(a, b, flags=flags)
 
-    fabs = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vector_t, [vector_t]),
-        f"llvm.fabs.v{vector_t.count}{vector_t.element.intrinsic_name}")
-    z = builder.call(fabs, [x])
-    t = builder.fsub(splat(1.0), builder.fdiv(splat(2.0), add(vector_exp(builder, add(z, z)),
-                                                               splat(1.0)), flags=flags),
-                     flags=flags)
-    large = builder.select(builder.fcmp_ordered("<", x, splat(0.0)),
-                           builder.fsub(splat(0.0), t, flags=flags), t)
+    def intrinsic(name, *args):
+        f = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector_t, [vector_t] * len(args)),
+            f"llvm.{name}.v{vector_t.count}{vector_t.element.intrinsic_name}")
+        return builder.call(f, list(args))
+
+    z = intrinsic("fabs", x)
+    large = builder.fsub(splat(1.0), builder.fdiv(splat(2.0), add(vector_exp(builder, add(z, z)),
+                                                                   splat(1.0)), flags=flags),
+                         flags=flags)
     s = mul(x, x)
     if isinstance(vector_t.element, ir.FloatType):
         p = splat(P32[0])
@@ -99,4 +100,5 @@ def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
         p = add(mul(add(mul(splat(P64[0]), s), splat(P64[1])), s), splat(P64[2]))
         q = add(mul(add(mul(add(s, splat(Q64[0])), s), splat(Q64[1])), s), splat(Q64[2]))
         small = add(x, mul(mul(x, s), builder.fdiv(p, q, flags=flags)))
-    return builder.select(builder.fcmp_ordered(">=", z, splat(SMALL)), large, small)
+    return intrinsic("copysign", builder.select(builder.fcmp_ordered(">=", z, splat(SMALL)),
+                                                large, small), x)
