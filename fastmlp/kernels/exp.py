@@ -14,9 +14,9 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
-from .jit import inline_kernel
+from .jit import by_dtype, inline_kernel
 
 LOG2E = 1.4426950408889634073599
 # float32: the clamp, ln2 in two parts (n * the first is exact), the polynomial's coefficients.
@@ -76,17 +76,11 @@ def _exp64(value):
     return e * _float_from_bits((np.int64(n) + 1023) << 52)
 
 
+@by_dtype(_exp32, _exp64)
 def exp(x):
-    """exp(x) for a float32 or float64 x, in its dtype (see the module's docstring)."""
+    """exp(x) for a float32 or float64 x, in its dtype, in kernels (see the module's
+    docstring); called from Python, NumPy's."""
     return np.exp(x)
-
-
-@overload(exp)
-def _exp(x):
-    if x == types.float32:
-        return lambda x: _exp32(x)
-    if x == types.float64:
-        return lambda x: _exp64(x)
 
 
 def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:

@@ -8,7 +8,8 @@ NumPy's error model: a float division by zero gives inf or NaN, as the divergenc
 expect, instead of a ZeroDivisionError check whose branch keeps LLVM from vectorizing every
 loop that divides (a row's sigmoid, say).
 """
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from . import cache  # noqa: F401  (before any kernel: their caches cover every kernel's source)
 
@@ -45,3 +46,18 @@ def parallel_kernel(func):
     thread pool (OpenMP's where available), so only kernels that Python calls when asked for
     threads may call it."""
     return njit(**OPTIONS, parallel=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)
+
+
+def by_dtype(for_float32, for_float64):
+    """Decorate a Python function of one float (NumPy's math, for callers in Python) so that
+    kernels compile it as ``for_float32`` or ``for_float64``, whichever is its argument's
+    dtype: arithmetic that stays in that dtype (``exp``, ``tanh``)."""
+    def register(function):
+        @overload(function)
+        def _typed(x):
+            if x == types.float32:
+                return lambda x: for_float32(x)
+            if x == types.float64:
+                return lambda x: for_float64(x)
+        return function
+    return register

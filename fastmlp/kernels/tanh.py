@@ -11,12 +11,10 @@ Within a few ulp of NumPy's. NaN stays NaN.
 """
 import numpy as np
 from llvmlite import ir
-from numba import types
 from numba.core import cgutils
-from numba.extending import overload
 
 from .exp import exp, vector_exp
-from .jit import inline_kernel
+from .jit import by_dtype, inline_kernel
 
 SMALL = 0.625  # below: the polynomial
 P32 = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
@@ -51,18 +49,11 @@ def _tanh64(x):
     return np.copysign(x + x * s * (p / q), x)
 
 
+@by_dtype(_tanh32, _tanh64)
 def tanh(x):
     """tanh(x) for a float32 or float64 x, in its dtype, in kernels (see the module's
     docstring); called from Python, NumPy's."""
     return np.tanh(x)
-
-
-@overload(tanh)
-def _tanh(x):
-    if x == types.float32:
-        return lambda x: _tanh32(x)
-    if x == types.float64:
-        return lambda x: _tanh64(x)
 
 
 def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
