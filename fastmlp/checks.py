@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .config import Config
-from .kernels.arrays import all_finite
+from .kernels.arrays import all_finite, copy_finite
 
 
 def _numeric_array(value, name: str) -> np.ndarray:
@@ -23,20 +23,34 @@ def _numeric_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _check_finite(arr: np.ndarray, name: str, kernel: bool = False) -> None:
+def _check_finite(arr: np.ndarray, name: str, kernel: bool = False,
+                  source: np.ndarray | None = None) -> None:
     # One reduction instead of a boolean copy of the whole array: a NaN or inf makes the sum
     # non-finite; only then (or on overflow of finite values) look element by element. With
     # ``kernel``, for an array as kernels take it (writable, C-contiguous, float32/float64:
     # anything else would compile the kernel again), a kernel's sum, faster than NumPy's.
+    # ``source``: what arr was converted from, to tell values too large for arr's dtype.
     if arr.dtype.kind != "f":
         return
     if not (all_finite(arr.reshape(-1)) if kernel else np.isfinite(arr.sum())):
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            where = np.argwhere(bad)[0]
-            raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite values "
-                             f"(the first at index {tuple(int(i) for i in where)}); "
-                             f"expected finite numbers")
+        _look_for_non_finite(arr, name, source)
+
+
+def _look_for_non_finite(arr: np.ndarray, name: str, source: np.ndarray | None) -> None:
+    """Raise a ValueError naming the first NaN or infinity of arr (float), if there is one;
+    or, where arr was converted from ``source``, the first value too large for its dtype."""
+    if source is not None and source.dtype.kind == "f":
+        _look_for_non_finite(source, name, None)  # NaN or infinite already before
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    if source is not None and np.isfinite(source[where]):
+        raise ValueError(f"{name} holds {int(bad.sum())} values too large for "
+                         f"{arr.dtype.name} (the first, {float(source[where]):g}, at index {where}); "
+                         f"expected magnitudes up to {np.finfo(arr.dtype).max:g}")
+    raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite values "
+                     f"(the first at index {where}); expected finite numbers")
 
 
 def as_features(X, config: Config, name: str = "X") -> np.ndarray:
@@ -52,12 +66,21 @@ def as_features(X, config: Config, name: str = "X") -> np.ndarray:
     if arr.shape[1] != n_in:
         raise ValueError(f"{name} has {arr.shape[1]} features but the network's input layer "
                          f"has {n_in}")
-    arr = np.ascontiguousarray(arr, dtype=config.dtype)
+    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and (
+            arr.dtype != config.dtype or not arr.flags.writeable):
+        # Converted (or copied: a read-only array, a memmap say, would make Numba compile
+        # every kernel again for it) and checked in one pass.
+        out = np.empty(arr.shape, config.dtype)
+        if not copy_finite(arr.reshape(-1), out.reshape(-1)):
+            _look_for_non_finite(out, name, arr)
+        return out
+    source = arr
+    with np.errstate(over="ignore"):  # (a value too large for the dtype: reported below)
+        arr = np.ascontiguousarray(arr, dtype=config.dtype)
     if not arr.flags.writeable:
-        # A read-only array (a memmap, say) would make Numba compile every kernel again for
-        # it; kernels never write X, but a copy is cheaper than a second compilation.
         arr = arr.copy()
-    _check_finite(arr, name, kernel=True)
+    if source.dtype.kind == "f":  # (integers and booleans are finite in either dtype)
+        _check_finite(arr, name, kernel=True, source=source)
     return arr
 
 
@@ -80,11 +103,11 @@ def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
         if arr.shape[1] != n_out:
             raise ValueError(f"{name} has {arr.shape[1]} columns but the network has {n_out} "
                              f"outputs")
-        return np.ascontiguousarray(arr, dtype=config.dtype)
+        return _narrowed(arr, config.dtype, name)
     if n_out == 1 and config.output != "softmax":
         if config.output == "sigmoid":
             _check_labels(arr, 2, name)
-        return np.ascontiguousarray(arr.reshape(n, 1), dtype=config.dtype)
+        return _narrowed(arr.reshape(n, 1), config.dtype, name)
     if not config.is_classifier:
         raise ValueError(f"{name} is 1-D but the network has {n_out} identity outputs; "
                          f"expected targets of shape ({n}, {n_out})")
@@ -92,6 +115,16 @@ def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
     T = np.zeros((n, n_out), config.dtype)
     T[np.arange(n), labels] = 1
     return T
+
+
+def _narrowed(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """Finite arr (checked) as a C-contiguous array of dtype, checked again where a float of
+    more bits became one of fewer: a value too large for dtype becomes infinite."""
+    with np.errstate(over="ignore"):  # (reported below)
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f" and out.dtype.itemsize < arr.dtype.itemsize:
+        _check_finite(out, name, source=arr)
+    return out
 
 
 def _check_labels(arr: np.ndarray, n_classes: int, name: str) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 # on this project's 2-core machine), to start the longest first.
 GROUPS = {
     "threads": ("minibatches on threads, fit(threads=k)", 14.0),
-    "per-sample": ("per-sample SGD", 9.0),
+    "per-sample": ("per-sample SGD, X of the other float dtype", 9.0),
     "minibatch": ("minibatches, every optimizer", 7.0),
     "momentum": ("per-sample momentum and Nesterov", 4.5),
     "adam": ("per-sample Adam", 5.0),
@@ -135,6 +135,7 @@ def compile_group(group: str, dtype: str) -> None:
     net = Network([6, 5, 4, 3], dtype=dtype, seed=0)
     if group == "per-sample":
         net.fit(X, y, batch_size=1)
+        net.fit(X.astype(np.float64 if dtype == np.float32 else np.float32), y, batch_size=1)
     elif group == "momentum":
         net.fit(X, y, batch_size=1, optimizer="momentum")
     elif group == "adam":

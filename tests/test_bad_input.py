@@ -4,7 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from fastmlp import DivergenceError, training
+from fastmlp import DivergenceError, Network, training
+from fastmlp.checks import as_features
 
 from conftest import make_data
 
@@ -29,6 +30,14 @@ BAD_FITS = {
     "inf in X": (lambda X, y: (nan_at(X, 0, 0, np.inf), y, {}), ValueError, "NaN or infinite"),
     "NaN in y": (lambda X, y: (X, np.eye(3)[y] * np.r_[np.nan, np.ones(9)][:, None], {}),
                  ValueError, "NaN or infinite"),
+    # float64 data for a float32 network: converted and checked in one pass
+    "NaN in float64 X": (lambda X, y: (nan_at(X.astype(np.float64), 9, 3), y, {}), ValueError,
+                         r"1 NaN or infinite values \(the first at index \(9, 3\)\)"),
+    "X too large for float32": (lambda X, y: (nan_at(X.astype(np.float64), 4, 2, -1e39), y, {}),
+                                ValueError, r"1 values too large for float32 \(the first, "
+                                            r"-1e\+39, at index \(4, 2\)\)"),
+    "y too large for float32": (lambda X, y: (X, np.eye(3)[y] * 1e300, {}), ValueError,
+                                r"y holds 10 values too large for float32"),
     "label too large": (lambda X, y: (X, np.r_[y[:-1], 3], {}), ValueError, "outside 0..2"),
     "negative label": (lambda X, y: (X, np.r_[y[:-1], -1], {}), ValueError, "outside 0..2"),
     "fractional label": (lambda X, y: (X, y + 0.5, {}), ValueError, "non-integer"),
@@ -77,6 +86,46 @@ def test_the_finite_check_reads_all_of_X(Impl, dtype):
     X[:] = np.finfo(dtype).max / 8
     with np.errstate(over="ignore"):  # (the network's sums of them may overflow)
         assert net.predict(X).shape == (7,)
+
+
+@pytest.mark.parametrize("source", [np.float64, np.float32, np.int16, np.uint8, bool, "F",
+                                    "read-only"])
+def test_X_of_another_kind_trains_as_its_float32_values(source):
+    # Converted (float64, integers, booleans), made C-contiguous (Fortran order) or copied
+    # (read-only): the same bits as the float32 array of the same values.
+    rng = np.random.default_rng(1)
+    X32 = (rng.random((40, 4)) * 5).round().astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    if source == "F":
+        X = np.asfortranarray(X32)
+    elif source == "read-only":
+        X = X32.copy()
+        X.flags.writeable = False
+    else:
+        X = (X32 > 2) if source is bool else X32.astype(source)
+        X32 = X.astype(np.float32)
+    nets = [Network(SIZES, seed=0) for _ in range(2)]
+    for net, data in zip(nets, (X, X32)):
+        net.fit(data, y, epochs=2, batch_size=4)
+    assert np.array_equal(nets[0].params, nets[1].params)
+    assert np.array_equal(nets[0].predict_proba(X), nets[1].predict_proba(X32))
+
+
+def test_float64_X_converts_as_numpy_does_at_float32s_edges():
+    # Round to nearest even, as NumPy's cast: the largest float32, a value that rounds down to
+    # it, the smallest subnormal and a value that rounds to zero (the kernels flush
+    # subnormals, the conversion keeps them); -0.0 keeps its sign.
+    top = float(np.finfo(np.float32).max)
+    X = np.array([[top, top * (1 + 2.0 ** -26), 2.0 ** -149, -0.0],
+                  [2.0 ** -151, -top, 1 / 3, 1e-40]])
+    net = Network(SIZES, seed=0)
+    converted = as_features(X, net.config)
+    assert converted.dtype == np.float32 and converted.flags.c_contiguous
+    assert converted.tobytes() == X.astype(np.float32).tobytes()
+    X[0, 1] = top * (1 + 2.0 ** -23)  # rounds up past float32's largest
+    with pytest.raises(ValueError, match=r"1 values too large for float32 \(the first, "
+                                         r"3.40282e\+38, at index \(0, 1\)\)"):
+        as_features(X, net.config)
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "loss", "gradient"])

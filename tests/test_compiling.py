@@ -53,6 +53,8 @@ for sizes, activation in (([9, 4], "relu"), ([9, 17, 4], "tanh"), ([9, 40, 8, 4]
         net.fit(X, y, batch_size=batch_size, optimizer=optimizer, l1=l1, l2=l2,
                 threads=threads, validation_data=(X[:7], y[:7]))
     net.predict(X), net.score(X, y), net.loss(X, y, l2=0.1), net.gradient(X, y, l1=0.1)
+    other = np.float64 if dtype == np.float32 else np.float32  # (X converted as it is checked)
+    net.fit(X.astype(other), y), net.predict(X.astype(other))
 
 
 @numba.njit
