@@ -250,7 +250,19 @@ class BaseNetwork:
         return out.argmax(axis=1)
 
     def _score_targets(self, X, T) -> float:
-        out = self._outputs(X)
+        return self._score_outputs(self._outputs(X), T)
+
+    def _validation(self, X, T, l1, l2) -> tuple[float, float]:
+        """The loss (penalty included) and the score on the validation data X, T."""
+        loss, out = self._data_loss_and_outputs(X, T)
+        return (float(loss + self._penalty(l1, l2, want_grad=False)[0]),
+                self._score_outputs(out, T))
+
+    def _data_loss_and_outputs(self, X, T) -> tuple[float, np.ndarray]:
+        """``_data_loss``'s mean loss and ``_outputs``, the same numbers (here: two passes)."""
+        return self._data_loss(X, T, want_grad=False)[0], self._outputs(X)
+
+    def _score_outputs(self, out, T) -> float:
         if self.config.is_classifier:
             return float(np.mean(self._labels_or_values(out) == self._labels_or_values(T)))
         residual = ((T - out) ** 2).sum(axis=0, dtype=np.float64)

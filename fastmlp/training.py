@@ -192,8 +192,9 @@ def _record(net, plan: Plan, history: dict, loss: float, lr: float, seconds: flo
     line = f"epoch {epoch}/{plan.epochs}  loss {loss:.6f}"
     if plan.validation is not None:
         X_val, T_val = plan.validation
-        history["val_loss"].append(net._total_loss(X_val, T_val, plan.l1, plan.l2))
-        history["val_score"].append(net._score_targets(X_val, T_val))
+        val_loss, val_score = net._validation(X_val, T_val, plan.l1, plan.l2)
+        history["val_loss"].append(val_loss)
+        history["val_score"].append(val_score)
         line += (f"  val_loss {history['val_loss'][-1]:.6f}"
                  f"  val_score {history['val_score'][-1]:.4f}")
     if plan.verbose:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastmlp import Network
+from fastmlp.checks import as_targets
 from fastmlp.schedules import Constant, Cosine, InvScaling, Step
 
 from conftest import make_data
@@ -44,6 +45,33 @@ def test_schedule_sets_each_epochs_rate_and_counts_across_calls(Impl, batch_size
     for rate in history["lr"]:
         by_hand.fit(X, y, batch_size=batch_size, lr=rate)
     assert np.array_equal(net.params, by_hand.params)
+
+
+@pytest.mark.parametrize("output, loss, n_out", [
+    ("softmax", None, 3), ("sigmoid", None, 3), ("sigmoid", None, 1), ("identity", None, 3),
+    ("softmax", "mse", 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_validation_after_each_epoch_is_loss_and_score(Impl, output, loss, n_out, dtype):
+    # One pass over the validation data gives both (fastmlp.Network): the same numbers as
+    # loss() and score() of the network after that epoch, to the bit, and the outputs it
+    # scores are predict_proba's.
+    sizes = SIZES[:-1] + [n_out]
+    X, y = make_data(sizes, output, loss, n=40, seed=3, dtype=dtype)
+    net = Impl(sizes, output=output, loss=loss, dtype=dtype, seed=3)
+    T = as_targets(y[30:], 10, net.config)
+    seen = []
+
+    def callback(history):
+        seen.append((history["val_loss"][-1], history["val_score"][-1],
+                     net.loss(X[30:], y[30:], l2=0.01), net.score(X[30:], y[30:])))
+        outputs = net._data_loss_and_outputs(X[30:], T)[1]
+        assert outputs.tobytes() == net._outputs(X[30:]).tobytes()
+
+    net.fit(X[:30], y[:30], epochs=3, batch_size=4, lr=0.1, l2=0.01,
+            validation_data=(X[30:], y[30:]), callback=callback)
+    assert len(seen) == 3
+    for val_loss, val_score, loss_after, score_after in seen:
+        assert val_loss == loss_after and val_score == score_after
 
 
 def test_validation_fraction_is_a_seeded_split(Impl):

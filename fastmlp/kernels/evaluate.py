@@ -17,6 +17,7 @@ CHUNK = 256
 OUTPUTS = 0  # the output activations
 LOSS = 1  # the mean loss
 GRADIENT = 2  # the mean loss and its gradient
+LOSS_AND_OUTPUTS = 3  # the mean loss, and the output activations as OUTPUTS gives them
 
 
 @entry_kernel
@@ -24,7 +25,7 @@ def evaluate(params, sizes, w_off, b_off, codes, loss_code, X, T, what, out, gra
     """The network on X ``(n, n_in)``, ``CHUNK`` rows at a time. If ``what`` is OUTPUTS,
     out ``(n, n_out)`` <- the output activations (returns 0); otherwise returns the mean loss
     (no penalty) against the targets T ``(n, n_out)``, and if it is GRADIENT, grad <- its
-    gradient, laid out like params.
+    gradient, laid out like params, or if LOSS_AND_OUTPUTS, out <- the output activations.
 
     (One kernel for the three: each kernel that Python calls links in the kernels it calls,
     ``forward``'s among them, and compiles them again; two took 0.5 s more.)
@@ -57,6 +58,9 @@ def evaluate(params, sizes, w_off, b_off, codes, loss_code, X, T, what, out, gra
             continue
         D = delta_block(ws.d_a, rows, n_out)
         for s in range(rows):
+            if what == LOSS_AND_OUTPUTS:  # (activated as for OUTPUTS: the same bits)
+                copy(Z[s], out[start + s])
+                activate(codes[n_layers - 1], out[start + s])
             total += output_loss(codes[n_layers - 1], loss_code, Z[s], T[start + s], D[s],
                                  scale)
     return total / n if what != OUTPUTS else 0.0
