@@ -29,6 +29,23 @@ def test_kernels_match_the_reference(optimizer, batch_size, dtype, tolerance):
     np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=tolerance)
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("batch_size", [4, 7])
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_sparse_batches_without_a_penalty_match_the_reference(optimizer, batch_size, dtype,
+                                                              tolerance):
+    # Sparse batches without a penalty: plain SGD steps W_0, and momentum its velocity, in
+    # the backward pass (``train.epoch_batches``); the other optimizers through the gradient.
+    X, y = make_data(SIZES, "softmax", None, n=40, zeros=0.85, dtype=dtype)
+    nets = [impl(SIZES, activation="tanh", dtype=dtype, seed=12)
+            for impl in (Network, reference.Network)]
+    for net in nets:
+        net.fit(X, y, epochs=3, batch_size=batch_size, lr=0.05, optimizer=optimizer,
+                momentum=0.8)
+    assert relative_error(nets[0].params, nets[1].params) < tolerance
+    assert relative_error(nets[0]._state, nets[1]._state) < tolerance
+
+
 @pytest.mark.skipif(not X86_64, reason="subnormals are flushed on x86-64 only")
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-10), (np.float32, 1e-4)])
 def test_adam_keeps_decayed_moments_out_of_the_subnormal_range(dtype, tolerance):

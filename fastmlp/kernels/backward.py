@@ -7,6 +7,7 @@ sample the SGD step is fused into the pass (see ``hidden_layer_sgd``).
 import numpy as np
 
 from .activations import backprop_activation
+from .arrays import rescale
 from .borrow import borrowed
 from .buffers import layer_bias, layer_weight
 from .jit import kernel, inline_kernel
@@ -107,26 +108,30 @@ def step_rows(a, index, k, W, d, lr):
 
 
 @kernel
-def backward(net, codes, A0, sparse, ws, d_out, grad, lr0):
+def backward(net, codes, A0, sparse, ws, d_out, grad, first, keep, rate):
     """grad (Layers of the gradient buffer) <- the gradient of ``net`` whose output deltas are
-    ``d_out`` ``(rows, n_out)``; except that if lr0 > 0 and the input is sparse, W_0 takes
-    its SGD step at rate lr0 instead (``sparse_sgd_step``) and grad.W[0] is left as it was.
-    Returns whether W_0 stepped.
+    ``d_out`` ``(rows, n_out)``; except that if rate is not 0 and the input is sparse, grad.W[0]
+    is left as it was and ``first`` (a matrix shaped like W_0) takes the step
+    ``first <- keep first - rate dW_0`` over the rows of nonzero inputs (``sparse_sgd_step``;
+    keep 1: no other row changes). Plain SGD's step of W_0 is (W_0, 1, lr); momentum's
+    velocity v <- mu v + dW_0 is (V_0, mu, -1). Returns whether ``first`` stepped.
 
     A0: ``(rows, n_in)`` the inputs; the workspace holds every hidden layer's activations from
     ``forward`` (and A0's nonzero positions if ``sparse``). d_out must be ``ws.d_a``'s start;
     both delta buffers are overwritten.
     """
     D = hidden_backward(net, codes, ws, d_out, grad)
-    W, dW = net.W[0], grad.W[0]
-    if sparse and lr0 > 0:
-        sparse_sgd_step(A0, ws.ptr, ws.input_index, D, W, lr0)
+    dW = grad.W[0]
+    if sparse and rate != 0:
+        if keep != 1:
+            rescale(first, float(keep))
+        sparse_sgd_step(A0, ws.ptr, ws.input_index, D, first, rate)
     elif sparse:
         sparse_weight_gradient(A0, ws.ptr, ws.input_index, D, dW)
     else:
         np.dot(A0.T, D, dW)
     column_sums(D, grad.b[0])
-    return sparse and lr0 > 0
+    return sparse and rate != 0
 
 
 @kernel

@@ -46,7 +46,8 @@ def evaluate(params, sizes, w_off, b_off, codes, loss_code, X, T, what, out, gra
         A0 = X[start:start + rows]
         if what == GRADIENT:
             loss, _ = batch_gradient(net, codes, loss_code, A0, T, rows_index[start:start + rows],
-                                     scale, ws, chunk_layers, params.dtype.type(0.0))
+                                     scale, ws, chunk_layers, net.W[0],
+                                     params.dtype.type(1.0), params.dtype.type(0.0))
             total += loss
             add(chunk_grad, grad)
             continue

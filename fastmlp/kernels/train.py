@@ -3,7 +3,7 @@ import numpy as np
 
 from .arrays import all_finite, copy, rescale
 from .backward import backward, backward_sgd
-from .borrow import borrowed
+from .borrow import borrowed, borrowed_matrix
 from .buffers import borrowed_flat, layer_bias, layer_weight, layers
 from .deferred import RING, borrowed_pending, defer_steps, pending_forward, pending_steps, \
     settle_all
@@ -12,7 +12,7 @@ from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .prefetch import prefetch_sample
-from .update import SGD, sgd, step
+from .update import MOMENTUM, NESTEROV, SGD, momentum_step, sgd, step
 from .vectors import takes_pending_rows
 from .workspace import borrowed_workspace, delta_block, layer_row, workspace
 
@@ -28,9 +28,10 @@ AHEAD_SAMPLE = 3
 
 
 @kernel
-def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, lr0):
+def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, first, keep, rate):
     """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss
-    and whether W_0 took its SGD step at rate lr0 instead (see ``backward``; lr0 0: never).
+    and whether ``first`` took the first layer's step instead (see ``backward``; rate 0:
+    never).
 
     net, grad: Layers of the parameters and of the gradient buffer.
     A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
@@ -44,7 +45,7 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, lr0):
     loss = 0.0
     for s in range(rows):
         loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]], D[s], scale)
-    stepped = backward(net, codes, A0, sparse, ws, D, grad, lr0)
+    stepped = backward(net, codes, A0, sparse, ws, D, grad, first, keep, rate)
     return loss, stepped
 
 
@@ -60,8 +61,16 @@ def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begi
     the per-sample losses, each taken before its step.
     """
     one = params.dtype.type(1.0)
-    # Plain SGD without a penalty: W_0 steps in the backward pass (when the batch is sparse).
-    lr0 = lr if optimizer == SGD and l1 == 0 and l2 == 0 else params.dtype.type(0.0)
+    # Without a penalty, the first layer's rows of nonzero inputs step in the backward pass
+    # (when the batch is sparse), with no gradient buffer for W_0 to zero, fill and read:
+    # plain SGD's W_0, or momentum's velocity V_0 (then W_0 -= lr V_0 in one pass). W_0 and
+    # its gradient and velocity overflow L2 on MNIST: MNIST batch 128 momentum 1.07x.
+    rate = params.dtype.type(0.0)
+    if l1 == 0 and l2 == 0 and (optimizer == SGD or optimizer == MOMENTUM):
+        rate = lr if optimizer == SGD else -one
+    velocity = optimizer == MOMENTUM and rate != 0
+    first = borrowed_matrix(state[0] if velocity else params, 0, sizes[0], sizes[1])
+    keep = hyper[0] if velocity else one
     n_w0 = sizes[0] * sizes[1]  # (W_0 comes first in the buffer)
     total = 0.0
     for start in range(begin, end, batch_size):
@@ -72,9 +81,14 @@ def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begi
                 prefetch_sample(X, T, order[start + s + AHEAD])
             copy(X[batch[s]], A0[s])
         loss, stepped = batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
-                                       one / params.dtype.type(rows), ws, grad_layers, lr0)
+                                       one / params.dtype.type(rows), ws, grad_layers, first,
+                                       keep, rate)
         total += loss
-        if stepped:
+        if stepped and velocity:
+            sgd(params[:n_w0], state[0][:n_w0], lr)
+            momentum_step(params[n_w0:], grad[n_w0:], state[0][n_w0:], lr, hyper[0],
+                          optimizer == NESTEROV)
+        elif stepped:
             sgd(params[n_w0:], grad[n_w0:], lr)
         else:
             add_penalty_gradient(params, grad, sizes, w_off, l1, l2)
