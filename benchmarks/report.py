@@ -235,8 +235,9 @@ def render(run: dict[str, Any]) -> str:
     if optimizers:
         out += ["", "### Optimizer steps", "",
                 "fastmlp alone, each optimizer with its default settings (momentum 0.9; "
-                "Adam's betas 0.9 and 0.999) and its usual rate (momentum and Nesterov 0.01, "
-                "Adam 1e-3), against plain SGD on the same network, data and batch size, "
+                "Adam's betas 0.9 and 0.999) and its usual rate (momentum and Nesterov 0.01 per "
+                "sample and 0.1 at batch 128, Adam 1e-3), against plain SGD on the same "
+                "network, data and batch size, "
                 "timed in pairs: one SGD epoch before each round of the optimizer's, the ratio "
                 "being the median of the pairs' ratios.", ""]
         out += optimizers
