@@ -32,7 +32,12 @@ def _check_finite(arr: np.ndarray, name: str, kernel: bool = False,
     # ``source``: what arr was converted from, to tell values too large for arr's dtype.
     if arr.dtype.kind != "f":
         return
-    if not (all_finite(arr.reshape(-1)) if kernel else np.isfinite(arr.sum())):
+    if kernel:
+        finite = all_finite(arr.reshape(-1))
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # (a float64 sum may overflow)
+            finite = np.isfinite(arr.sum(dtype=np.float64))
+    if not finite:
         _look_for_non_finite(arr, name, source)
 
 
@@ -47,8 +52,10 @@ def _look_for_non_finite(arr: np.ndarray, name: str, source: np.ndarray | None) 
     where = tuple(int(i) for i in np.argwhere(bad)[0])
     if source is not None and np.isfinite(source[where]):
         raise ValueError(f"{name} holds {int(bad.sum())} values too large for "
-                         f"{arr.dtype.name} (the first, {float(source[where]):g}, at index {where}); "
-                         f"expected magnitudes up to {np.finfo(arr.dtype).max:g}")
+                         f"{arr.dtype.name} (the first, "
+                         f"{np.format_float_scientific(source[where], precision=8, trim='-')}, at index "
+                         f"{where}); expected magnitudes up to "
+                         f"{np.format_float_scientific(np.finfo(arr.dtype).max, trim='-')}")
     raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite values "
                      f"(the first at index {where}); expected finite numbers")
 
@@ -66,10 +73,10 @@ def as_features(X, config: Config, name: str = "X") -> np.ndarray:
     if arr.shape[1] != n_in:
         raise ValueError(f"{name} has {arr.shape[1]} features but the network's input layer "
                          f"has {n_in}")
-    if arr.dtype in (np.float32, np.float64) and arr.flags.c_contiguous and (
-            arr.dtype != config.dtype or not arr.flags.writeable):
-        # Converted (or copied: a read-only array, a memmap say, would make Numba compile
-        # every kernel again for it) and checked in one pass.
+    if (arr.dtype in (np.float32, np.float64) and arr.dtype != config.dtype
+            and arr.flags.c_contiguous and arr.flags.writeable and arr.flags.aligned):
+        # Converted and checked in one pass. (Only arrays of the types that ``fastmlp
+        # compile`` compiles it for: a read-only one, a memmap say, is another type for Numba.)
         out = np.empty(arr.shape, config.dtype)
         if not copy_finite(arr.reshape(-1), out.reshape(-1)):
             _look_for_non_finite(out, name, arr)
@@ -78,6 +85,8 @@ def as_features(X, config: Config, name: str = "X") -> np.ndarray:
     with np.errstate(over="ignore"):  # (a value too large for the dtype: reported below)
         arr = np.ascontiguousarray(arr, dtype=config.dtype)
     if not arr.flags.writeable:
+        # A read-only array would make Numba compile every kernel again for it; kernels never
+        # write X, but a copy is cheaper than a second compilation.
         arr = arr.copy()
     if source.dtype.kind == "f":  # (integers and booleans are finite in either dtype)
         _check_finite(arr, name, kernel=True, source=source)
@@ -107,7 +116,7 @@ def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
     if n_out == 1 and config.output != "softmax":
         if config.output == "sigmoid":
             _check_labels(arr, 2, name)
-        return _narrowed(arr.reshape(n, 1), config.dtype, name)
+        return _narrowed(arr, config.dtype, name).reshape(n, 1)
     if not config.is_classifier:
         raise ValueError(f"{name} is 1-D but the network has {n_out} identity outputs; "
                          f"expected targets of shape ({n}, {n_out})")

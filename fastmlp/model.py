@@ -239,8 +239,10 @@ class BaseNetwork:
         return grad
 
     def _total_loss(self, X, T, l1, l2) -> float:
-        return float(self._data_loss(X, T, want_grad=False)[0]
-                     + self._penalty(l1, l2, want_grad=False)[0])
+        return self._plus_penalty(self._data_loss(X, T, want_grad=False)[0], l1, l2)
+
+    def _plus_penalty(self, loss, l1, l2) -> float:
+        return float(loss + self._penalty(l1, l2, want_grad=False)[0])
 
     def _labels_or_values(self, out):
         if not self.config.is_classifier:
@@ -255,8 +257,7 @@ class BaseNetwork:
     def _validation(self, X, T, l1, l2) -> tuple[float, float]:
         """The loss (penalty included) and the score on the validation data X, T."""
         loss, out = self._data_loss_and_outputs(X, T)
-        return (float(loss + self._penalty(l1, l2, want_grad=False)[0]),
-                self._score_outputs(out, T))
+        return self._plus_penalty(loss, l1, l2), self._score_outputs(out, T)
 
     def _data_loss_and_outputs(self, X, T) -> tuple[float, np.ndarray]:
         """``_data_loss``'s mean loss and ``_outputs``, the same numbers (here: two passes)."""

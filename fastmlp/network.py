@@ -174,29 +174,27 @@ class Network(BaseNetwork):
         return _one_blas_thread()
 
     def _outputs(self, X) -> np.ndarray:
-        out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        no_targets, no_grad = out[:0], np.empty(0, self.dtype)
-        with _subnormals_flushed(), _one_blas_thread():
-            evaluate(*self._kernel_args, self.config.loss_code, X, no_targets, OUTPUTS, out,
-                     no_grad)
-        return out
+        return self._evaluate(X, None, OUTPUTS)[1]
 
     def _data_loss_and_outputs(self, X, T):
         # (One pass over X: validation after each epoch cost two, 17% of a batch-128 epoch
         # of MNIST with its 10,000 test images.)
-        out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        no_grad = np.empty(0, self.dtype)
-        with _subnormals_flushed(), _one_blas_thread():
-            loss = evaluate(*self._kernel_args, self.config.loss_code, X, T, LOSS_AND_OUTPUTS,
-                            out, no_grad)
-        return loss, out
+        return self._evaluate(X, T, LOSS_AND_OUTPUTS)[:2]
 
     def _data_loss(self, X, T, want_grad):
-        grad = np.empty_like(self._params) if want_grad else np.empty(0, self.dtype)
+        loss, _, grad = self._evaluate(X, T, GRADIENT if want_grad else LOSS)
+        return loss, grad
+
+    def _evaluate(self, X, T, what: int):
+        """``kernels.evaluate``'s ``what`` on X ``(n, n_in)`` and T ``(n, n_out)`` (None for
+        OUTPUTS): (mean loss, outputs ``(n, n_out)`` or None, flat gradient or None)."""
+        outputs, gradient = what in (OUTPUTS, LOSS_AND_OUTPUTS), what == GRADIENT
+        out = np.empty((X.shape[0] if outputs else 0, self.sizes[-1]), self.dtype)
+        grad = np.empty(self._params.size if gradient else 0, self.dtype)
         with _subnormals_flushed(), _one_blas_thread():
-            loss = evaluate(*self._kernel_args, self.config.loss_code, X, T,
-                            GRADIENT if want_grad else LOSS, T[:0], grad)
-        return loss, grad if want_grad else None
+            loss = evaluate(*self._kernel_args, self.config.loss_code, X,
+                            out[:0] if T is None else T, what, out, grad)
+        return loss, out if outputs else None, grad if gradient else None
 
     def _penalty(self, l1, l2, want_grad):
         if l1 == 0 and l2 == 0 and not want_grad:

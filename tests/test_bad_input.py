@@ -35,9 +35,13 @@ BAD_FITS = {
                          r"1 NaN or infinite values \(the first at index \(9, 3\)\)"),
     "X too large for float32": (lambda X, y: (nan_at(X.astype(np.float64), 4, 2, -1e39), y, {}),
                                 ValueError, r"1 values too large for float32 \(the first, "
-                                            r"-1e\+39, at index \(4, 2\)\)"),
+                                            r"-1e\+39, at index \(4, 2\)\); expected "
+                                            r"magnitudes up to 3.4028235e\+38"),
     "y too large for float32": (lambda X, y: (X, np.eye(3)[y] * 1e300, {}), ValueError,
                                 r"y holds 10 values too large for float32"),
+    "Fortran-ordered X too large": (
+        lambda X, y: (np.asfortranarray(nan_at(X.astype(np.float64), 7, 0, 1e39)), y, {}),
+        ValueError, r"1 values too large for float32 \(the first, 1e\+39, at index \(7, 0\)\)"),
     "label too large": (lambda X, y: (X, np.r_[y[:-1], 3], {}), ValueError, "outside 0..2"),
     "negative label": (lambda X, y: (X, np.r_[y[:-1], -1], {}), ValueError, "outside 0..2"),
     "fractional label": (lambda X, y: (X, y + 0.5, {}), ValueError, "non-integer"),
@@ -124,7 +128,7 @@ def test_float64_X_converts_as_numpy_does_at_float32s_edges():
     assert converted.tobytes() == X.astype(np.float32).tobytes()
     X[0, 1] = top * (1 + 2.0 ** -23)  # rounds up past float32's largest
     with pytest.raises(ValueError, match=r"1 values too large for float32 \(the first, "
-                                         r"3.40282e\+38, at index \(0, 1\)\)"):
+                                         r"3.40282387e\+38, at index \(0, 1\)\)"):
         as_features(X, net.config)
 
 

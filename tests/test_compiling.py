@@ -55,6 +55,9 @@ for sizes, activation in (([9, 4], "relu"), ([9, 17, 4], "tanh"), ([9, 40, 8, 4]
     net.predict(X), net.score(X, y), net.loss(X, y, l2=0.1), net.gradient(X, y, l1=0.1)
     other = np.float64 if dtype == np.float32 else np.float32  # (X converted as it is checked)
     net.fit(X.astype(other), y), net.predict(X.astype(other))
+    for source in (X, X.astype(other)):  # read-only X (a memmap, say): copied
+        source.flags.writeable = False
+        net.predict(source)
 
 
 @numba.njit

@@ -105,9 +105,10 @@ def test_three_steps_follow_the_update_equations(Impl, optimizer):
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])
-@pytest.mark.parametrize("batch_size", [1, 4])
-def test_state_carries_across_calls_and_files(Impl, tmp_path, optimizer, batch_size):
-    X, y = make_data(SIZES, "softmax", None, n=20, dtype=np.float64)
+@pytest.mark.parametrize("batch_size, zeros", [(1, 0.3), (4, 0.3), (4, 0.85)])
+def test_state_carries_across_calls_and_files(Impl, tmp_path, optimizer, batch_size, zeros):
+    # (zeros 0.85: sparse batches, whose first-layer momentum steps in the backward pass)
+    X, y = make_data(SIZES, "softmax", None, n=20, zeros=zeros, dtype=np.float64)
     settings = dict(batch_size=batch_size, lr=0.02, optimizer=optimizer)
     whole = Impl(SIZES, dtype=np.float64, seed=13)
     whole.fit(X, y, epochs=3, **settings)
@@ -137,9 +138,11 @@ def test_another_optimizer_starts_afresh(Impl):
     assert net._state.shape == (1, net.params.size) and net._steps == 0
 
 
-def test_divergence_restores_the_optimizer_state(Impl):
+@pytest.mark.parametrize("zeros", [0.0, 0.85])
+def test_divergence_restores_the_optimizer_state(Impl, zeros):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(30, 3)) * 10
+    X[rng.random(X.shape) < zeros] = 0  # (sparse batches: see the test above)
     y = rng.normal(size=30) * 100
     net = Impl([3, 4, 1], activation="identity", output="identity", seed=0)
     net.fit(X, y, epochs=2, batch_size=3, lr=1e-6, optimizer="momentum")
