@@ -83,6 +83,29 @@ def exp(x):
     return np.exp(x)
 
 
+def splat_constant(vector_t: ir.VectorType, c: float) -> ir.Constant:
+    """The constant vector of c in every lane."""
+    return ir.Constant(vector_t, [c] * vector_t.count)
+
+
+def lanewise(builder: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
+    """IR for LLVM's intrinsic ``llvm.<name>`` (floor, fabs, copysign, ...) on vectors of one
+    type, lane by lane."""
+    vector_t = args[0].type
+    f = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector_t, [vector_t] * len(args)),
+        f"llvm.{name}.v{vector_t.count}{vector_t.element.intrinsic_name}")
+    return builder.call(f, list(args))
+
+
+def horner(builder: ir.IRBuilder, r: ir.Value, coefficients, flags) -> ir.Value:
+    """IR for the polynomial of r with ``coefficients``, highest degree first (Horner's rule)."""
+    p = splat_constant(r.type, coefficients[0])
+    for c in coefficients[1:]:
+        p = builder.fadd(builder.fmul(p, r, flags=flags), splat_constant(r.type, c), flags=flags)
+    return p
+
+
 def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """IR for exp of each lane of x, a vector of float or double: ``exp``'s arithmetic."""
     vector_t = x.type
@@ -90,36 +113,24 @@ def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     flags = ("contract",)  # (no reassoc: ln2's two parts must be subtracted one by one)
 
     def splat(c):
-        return ir.Constant(vector_t, [c] * vector_t.count)
-
-    def lanewise(name, value):
-        f = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector_t, [vector_t]),
-                                           f"llvm.{name}.v{vector_t.count}"
-                                           f"{vector_t.element.intrinsic_name}")
-        return builder.call(f, [value])
-
-    def poly(r, coefficients):  # Horner's rule
-        p = splat(coefficients[0])
-        for c in coefficients[1:]:
-            p = builder.fadd(builder.fmul(p, r, flags=flags), splat(c), flags=flags)
-        return p
+        return splat_constant(vector_t, c)
 
     low, high = (LOW32, HIGH32) if is_float else (LOW64, HIGH64)
     x = builder.select(builder.fcmp_ordered("<", x, splat(low)), splat(low), x)
     x = builder.select(builder.fcmp_ordered(">", x, splat(high)), splat(high), x)
-    n = lanewise("floor", builder.fadd(builder.fmul(x, splat(LOG2E), flags=flags), splat(0.5),
-                                       flags=flags))
+    n = lanewise(builder, "floor", builder.fadd(builder.fmul(x, splat(LOG2E), flags=flags),
+                                                splat(0.5), flags=flags))
     ln2 = LN2_32 if is_float else LN2_64
     r = builder.fsub(builder.fsub(x, builder.fmul(n, splat(ln2[0]), flags=flags), flags=flags),
                      builder.fmul(n, splat(ln2[1]), flags=flags), flags=flags)
     rr = builder.fmul(r, r, flags=flags)
     if is_float:
-        e = builder.fadd(builder.fadd(builder.fmul(poly(r, P32), rr, flags=flags), r,
+        e = builder.fadd(builder.fadd(builder.fmul(horner(builder, r, P32, flags), rr, flags=flags), r,
                                       flags=flags), splat(1.0), flags=flags)
         bits_t, bias, shift = ir.IntType(32), 127, 23
     else:
-        p = builder.fmul(r, poly(rr, P64), flags=flags)
-        q = poly(rr, Q64)
+        p = builder.fmul(r, horner(builder, rr, P64, flags), flags=flags)
+        q = horner(builder, rr, Q64, flags)
         e = builder.fadd(splat(1.0), builder.fmul(splat(2.0), builder.fdiv(
             p, builder.fsub(q, p, flags=flags), flags=flags), flags=flags), flags=flags)
         bits_t, bias, shift = ir.IntType(64), 1023, 52

@@ -11,9 +11,8 @@ Within a few ulp of NumPy's. NaN stays NaN.
 """
 import numpy as np
 from llvmlite import ir
-from numba.core import cgutils
 
-from .exp import exp, vector_exp
+from .exp import exp, horner, lanewise, splat_constant, vector_exp
 from .jit import by_dtype, inline_kernel
 
 SMALL = 0.625  # below: the polynomial
@@ -63,7 +62,7 @@ def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     flags = ("contract",)
 
     def splat(c):
-        return ir.Constant(vector_t, [c] * vector_t.count)
+        return splat_constant(vector_t, c)
 
     def mul(a, b):
         return builder.fmul(a, b, flags=flags)
@@ -71,25 +70,16 @@ def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     def add(a, b):
         return builder.fadd(a, b, flags=flags)
 
-    def intrinsic(name, *args):
-        f = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector_t, [vector_t] * len(args)),
-            f"llvm.{name}.v{vector_t.count}{vector_t.element.intrinsic_name}")
-        return builder.call(f, list(args))
-
-    z = intrinsic("fabs", x)
+    z = lanewise(builder, "fabs", x)
     large = builder.fsub(splat(1.0), builder.fdiv(splat(2.0), add(vector_exp(builder, add(z, z)),
                                                                    splat(1.0)), flags=flags),
                          flags=flags)
     s = mul(x, x)
     if isinstance(vector_t.element, ir.FloatType):
-        p = splat(P32[0])
-        for c in P32[1:]:
-            p = add(mul(p, s), splat(c))
-        small = add(mul(mul(p, s), x), x)
+        small = add(mul(mul(horner(builder, s, P32, flags), s), x), x)
     else:
-        p = add(mul(add(mul(splat(P64[0]), s), splat(P64[1])), s), splat(P64[2]))
+        p = horner(builder, s, P64, flags)
         q = add(mul(add(mul(add(s, splat(Q64[0])), s), splat(Q64[1])), s), splat(Q64[2]))
         small = add(x, mul(mul(x, s), builder.fdiv(p, q, flags=flags)))
-    return intrinsic("copysign", builder.select(builder.fcmp_ordered(">=", z, splat(SMALL)),
-                                                large, small), x)
+    return lanewise(builder, "copysign", builder.select(
+        builder.fcmp_ordered(">=", z, splat(SMALL)), large, small), x)
