@@ -37,7 +37,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
-from .exp import vector_exp
+from .exp import vector_exp, vector_sigmoid
 from .jit import inline_kernel
 from .tanh import vector_tanh
 
@@ -644,16 +644,9 @@ def sigmoid_row(typingctx, z):
     float64 batch 128 1.0x."""
     if not _is_row(z):
         return None
-    flags = ("contract",)
 
     def codegen(context, builder, signature, args):
-        one = ir.Constant(ir.VectorType(context.get_value_type(z.dtype), VECTOR_LANES),
-                          [1.0] * VECTOR_LANES)
-
-        def sigmoid(v):
-            e = vector_exp(builder, builder.fsub(ir.Constant(v.type, None), v, flags=flags))
-            return builder.fdiv(one, builder.fadd(one, e, flags=flags), flags=flags)
-        _map_row(context, builder, z, args[0], sigmoid)
+        _map_row(context, builder, z, args[0], lambda v: vector_sigmoid(builder, v))
         return context.get_dummy_value()
     return types.void(z), codegen
 
