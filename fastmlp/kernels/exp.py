@@ -106,7 +106,7 @@ def horner(builder: ir.IRBuilder, r: ir.Value, coefficients, flags) -> ir.Value:
     return p
 
 
-def _reduced(builder: ir.IRBuilder, x: ir.Value):
+def reduce_argument(builder: ir.IRBuilder, x: ir.Value):
     """x clamped (see the module's docstring), then split as n ln2 + r: (n, r, r * r)."""
     vector_t = x.type
     flags = ("contract",)  # (no reassoc: ln2's two parts must be subtracted one by one)
@@ -126,7 +126,7 @@ def _reduced(builder: ir.IRBuilder, x: ir.Value):
     return n, r, builder.fmul(r, r, flags=flags)
 
 
-def _power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
+def power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
     """2^n for each lane of n (whole numbers where 2^n is a normal float), from its bits."""
     vector_t = n.type
     is_float = isinstance(vector_t.element, ir.FloatType)
@@ -137,7 +137,7 @@ def _power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
     return builder.bitcast(bits, vector_t)
 
 
-def _rational64(builder: ir.IRBuilder, r: ir.Value, rr: ir.Value, flags):
+def rational64(builder: ir.IRBuilder, r: ir.Value, rr: ir.Value, flags):
     """float64's exp(r) = (q + p) / (q - p): (p, q)."""
     return builder.fmul(r, horner(builder, rr, P64, flags), flags=flags), horner(builder, rr, Q64,
                                                                                 flags)
@@ -147,16 +147,16 @@ def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """IR for exp of each lane of x, a vector of float or double: ``exp``'s arithmetic."""
     vector_t = x.type
     flags = ("contract",)
-    n, r, rr = _reduced(builder, x)
+    n, r, rr = reduce_argument(builder, x)
     if isinstance(vector_t.element, ir.FloatType):
         e = builder.fadd(builder.fadd(builder.fmul(horner(builder, r, P32, flags), rr, flags=flags),
                                       r, flags=flags), splat_constant(vector_t, 1.0), flags=flags)
     else:
-        p, q = _rational64(builder, r, rr, flags)
+        p, q = rational64(builder, r, rr, flags)
         e = builder.fadd(splat_constant(vector_t, 1.0), builder.fmul(
             splat_constant(vector_t, 2.0), builder.fdiv(p, builder.fsub(q, p, flags=flags),
                                                         flags=flags), flags=flags), flags=flags)
-    return builder.fmul(e, _power_of_two(builder, n), flags=flags)
+    return builder.fmul(e, power_of_two(builder, n), flags=flags)
 
 
 def vector_sigmoid(builder: ir.IRBuilder, z: ir.Value) -> ir.Value:
@@ -171,8 +171,8 @@ def vector_sigmoid(builder: ir.IRBuilder, z: ir.Value) -> ir.Value:
     if isinstance(vector_t.element, ir.FloatType):
         return builder.fdiv(one, builder.fadd(one, vector_exp(builder, minus_z), flags=flags),
                             flags=flags)
-    n, r, rr = _reduced(builder, minus_z)
-    p, q = _rational64(builder, r, rr, flags)
+    n, r, rr = reduce_argument(builder, minus_z)
+    p, q = rational64(builder, r, rr, flags)
     below = builder.fsub(q, p, flags=flags)
-    above = builder.fmul(_power_of_two(builder, n), builder.fadd(q, p, flags=flags), flags=flags)
+    above = builder.fmul(power_of_two(builder, n), builder.fadd(q, p, flags=flags), flags=flags)
     return builder.fdiv(below, builder.fadd(below, above, flags=flags), flags=flags)
