@@ -3,7 +3,7 @@
 Every function works in place on one row, in the row's own dtype (float32 stays float32).
 """
 
-from .exp import exp
+from .exp import exp, sigmoid
 from .jit import kernel
 from .tanh import tanh
 from .vectors import map_in_vectors, sigmoid_row, tanh_row
@@ -46,7 +46,7 @@ def activate(code, z):
             sigmoid_row(z)
         else:
             for j in range(z.shape[0]):
-                z[j] = one / (one + exp(-z[j]))
+                z[j] = sigmoid(z[j])
     elif code == TANH:
         if map_in_vectors(z):
             tanh_row(z)

@@ -8,7 +8,9 @@ always finite: it saturates (float32: between 1.2e-38 and 2.2e38) where exp woul
 inf or underflow to 0. NaN stays NaN.
 
 ``exp`` is the scalar kernel; ``vector_exp`` builds the same arithmetic on an LLVM vector, for
-intrinsics (``vectors``), from the same constants.
+intrinsics (``vectors``), from the same constants. ``sigmoid`` and ``vector_sigmoid`` take
+1 / (1 + exp(-z)) from the same parts: float64's in one division (see ``vector_sigmoid``),
+saturating at 1.2e-308 for z below -709 (0 while the kernels flush subnormals).
 """
 import numpy as np
 from llvmlite import ir
@@ -52,6 +54,7 @@ def _exp32(value):
     x = np.float32(HIGH32) if x > np.float32(HIGH32) else x
     n = np.floor(x * np.float32(LOG2E) + np.float32(0.5))
     r = x - n * np.float32(LN2_32[0]) - n * np.float32(LN2_32[1])
+    n = n if n == n else np.float32(0.0)  # (NaN has no integer; r makes the result NaN)
     p = np.float32(P32[0])
     p = p * r + np.float32(P32[1])
     p = p * r + np.float32(P32[2])
@@ -64,7 +67,8 @@ def _exp32(value):
 
 
 @inline_kernel
-def _exp64(value):
+def exp64_parts(value):
+    """float64's exp(value) = 2^n (q + p) / (q - p), value clamped: (p, q, 2^n)."""
     x = LOW64 if value < LOW64 else value
     x = HIGH64 if x > HIGH64 else x
     n = np.floor(x * LOG2E + 0.5)
@@ -72,8 +76,14 @@ def _exp64(value):
     rr = r * r
     p = r * ((P64[0] * rr + P64[1]) * rr + P64[2])
     q = ((Q64[0] * rr + Q64[1]) * rr + Q64[2]) * rr + Q64[3]
-    e = 1.0 + 2.0 * (p / (q - p))
-    return e * _float_from_bits((np.int64(n) + 1023) << 52)
+    n = n if n == n else 0.0  # (NaN has no integer; p and q make the result NaN)
+    return p, q, _float_from_bits((np.int64(n) + 1023) << 52)
+
+
+@inline_kernel
+def _exp64(value):
+    p, q, two_n = exp64_parts(value)
+    return (1.0 + 2.0 * (p / (q - p))) * two_n
 
 
 @by_dtype(_exp32, _exp64)
@@ -81,6 +91,25 @@ def exp(x):
     """exp(x) for a float32 or float64 x, in its dtype, in kernels (see the module's
     docstring); called from Python, NumPy's."""
     return np.exp(x)
+
+
+@inline_kernel
+def _sigmoid32(z):
+    return np.float32(1.0) / (np.float32(1.0) + _exp32(-z))
+
+
+@inline_kernel
+def _sigmoid64(z):
+    p, q, two_n = exp64_parts(-z)
+    below = q - p
+    return below / (below + two_n * (q + p))
+
+
+@by_dtype(_sigmoid32, _sigmoid64)
+def sigmoid(z):
+    """1 / (1 + exp(-z)) for a float32 or float64 z, in kernels as ``vector_sigmoid`` takes it
+    lane by lane; called from Python, NumPy's."""
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def splat_constant(vector_t: ir.VectorType, c: float) -> ir.Constant:
@@ -127,8 +156,10 @@ def reduce_argument(builder: ir.IRBuilder, x: ir.Value):
 
 
 def power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
-    """2^n for each lane of n (whole numbers where 2^n is a normal float), from its bits."""
+    """2^n for each lane of n (whole numbers where 2^n is a normal float), from its bits; 1 in
+    NaN lanes (which have no integer to convert: their results are NaN from r anyway)."""
     vector_t = n.type
+    n = builder.select(builder.fcmp_unordered("uno", n, n), ir.Constant(vector_t, None), n)
     is_float = isinstance(vector_t.element, ir.FloatType)
     bits_t, bias, shift = (ir.IntType(32), 127, 23) if is_float else (ir.IntType(64), 1023, 52)
     int_t = ir.VectorType(bits_t, vector_t.count)
@@ -139,8 +170,8 @@ def power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
 
 def rational64(builder: ir.IRBuilder, r: ir.Value, rr: ir.Value, flags):
     """float64's exp(r) = (q + p) / (q - p): (p, q)."""
-    return builder.fmul(r, horner(builder, rr, P64, flags), flags=flags), horner(builder, rr, Q64,
-                                                                                flags)
+    p = builder.fmul(r, horner(builder, rr, P64, flags), flags=flags)
+    return p, horner(builder, rr, Q64, flags)
 
 
 def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
