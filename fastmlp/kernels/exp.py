@@ -135,7 +135,7 @@ def horner(builder: ir.IRBuilder, r: ir.Value, coefficients, flags) -> ir.Value:
     return p
 
 
-def reduce_argument(builder: ir.IRBuilder, x: ir.Value):
+def _reduce_argument(builder: ir.IRBuilder, x: ir.Value):
     """x clamped (see the module's docstring), then split as n ln2 + r: (n, r, r * r)."""
     vector_t = x.type
     flags = ("contract",)  # (no reassoc: ln2's two parts must be subtracted one by one)
@@ -155,7 +155,7 @@ def reduce_argument(builder: ir.IRBuilder, x: ir.Value):
     return n, r, builder.fmul(r, r, flags=flags)
 
 
-def power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
+def _power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
     """2^n for each lane of n (whole numbers where 2^n is a normal float), from its bits; 1 in
     NaN lanes (which have no integer to convert: their results are NaN from r anyway)."""
     vector_t = n.type
@@ -168,26 +168,36 @@ def power_of_two(builder: ir.IRBuilder, n: ir.Value) -> ir.Value:
     return builder.bitcast(bits, vector_t)
 
 
-def rational64(builder: ir.IRBuilder, r: ir.Value, rr: ir.Value, flags):
+def _rational64(builder: ir.IRBuilder, r: ir.Value, rr: ir.Value, flags):
     """float64's exp(r) = (q + p) / (q - p): (p, q)."""
     p = builder.fmul(r, horner(builder, rr, P64, flags), flags=flags)
     return p, horner(builder, rr, Q64, flags)
+
+
+def vector_exp64_parts(builder: ir.IRBuilder, x: ir.Value):
+    """float64's exp(x) = above / below for each lane of x (clamped), as ``exp64_parts``: (below,
+    above) = (q - p, 2^n (q + p)), for a quotient that needs one division."""
+    flags = ("contract",)
+    n, r, rr = _reduce_argument(builder, x)
+    p, q = _rational64(builder, r, rr, flags)
+    above = builder.fmul(_power_of_two(builder, n), builder.fadd(q, p, flags=flags), flags=flags)
+    return builder.fsub(q, p, flags=flags), above
 
 
 def vector_exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     """IR for exp of each lane of x, a vector of float or double: ``exp``'s arithmetic."""
     vector_t = x.type
     flags = ("contract",)
-    n, r, rr = reduce_argument(builder, x)
+    n, r, rr = _reduce_argument(builder, x)
     if isinstance(vector_t.element, ir.FloatType):
         e = builder.fadd(builder.fadd(builder.fmul(horner(builder, r, P32, flags), rr, flags=flags),
                                       r, flags=flags), splat_constant(vector_t, 1.0), flags=flags)
     else:
-        p, q = rational64(builder, r, rr, flags)
+        p, q = _rational64(builder, r, rr, flags)
         e = builder.fadd(splat_constant(vector_t, 1.0), builder.fmul(
             splat_constant(vector_t, 2.0), builder.fdiv(p, builder.fsub(q, p, flags=flags),
                                                         flags=flags), flags=flags), flags=flags)
-    return builder.fmul(e, power_of_two(builder, n), flags=flags)
+    return builder.fmul(e, _power_of_two(builder, n), flags=flags)
 
 
 def vector_sigmoid(builder: ir.IRBuilder, z: ir.Value) -> ir.Value:
@@ -202,8 +212,5 @@ def vector_sigmoid(builder: ir.IRBuilder, z: ir.Value) -> ir.Value:
     if isinstance(vector_t.element, ir.FloatType):
         return builder.fdiv(one, builder.fadd(one, vector_exp(builder, minus_z), flags=flags),
                             flags=flags)
-    n, r, rr = reduce_argument(builder, minus_z)
-    p, q = rational64(builder, r, rr, flags)
-    below = builder.fsub(q, p, flags=flags)
-    above = builder.fmul(power_of_two(builder, n), builder.fadd(q, p, flags=flags), flags=flags)
+    below, above = vector_exp64_parts(builder, minus_z)
     return builder.fdiv(below, builder.fadd(below, above, flags=flags), flags=flags)

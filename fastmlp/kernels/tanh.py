@@ -13,8 +13,8 @@ from exp's parts, 2|x| held to 40, where tanh is 1 to the last bit: float64 tanh
 import numpy as np
 from llvmlite import ir
 
-from .exp import exp, exp64_parts, horner, lanewise, power_of_two, rational64, \
-    reduce_argument, splat_constant, vector_exp
+from .exp import exp, exp64_parts, horner, lanewise, splat_constant, vector_exp, \
+    vector_exp64_parts
 from .jit import by_dtype, inline_kernel
 
 SMALL = 0.625  # below: the polynomial
@@ -89,10 +89,7 @@ def vector_tanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
         two_z = add(z, z)
         two_z = builder.select(builder.fcmp_ordered(">", two_z, splat(LARGE_64)), splat(LARGE_64),
                                two_z)
-        n, r, rr = reduce_argument(builder, two_z)
-        p_exp, q_exp = rational64(builder, r, rr, flags)
-        below = builder.fsub(q_exp, p_exp, flags=flags)
-        above = mul(power_of_two(builder, n), add(q_exp, p_exp))
+        below, above = vector_exp64_parts(builder, two_z)
         large = builder.fsub(splat(1.0), builder.fdiv(add(below, below), add(above, below),
                                                       flags=flags), flags=flags)
         p = horner(builder, s, P64, flags)

@@ -635,31 +635,30 @@ def _map_row(context, builder, z, z_val, f):
         _masked_store(builder, f(_masked_load(builder, vector_t, p, mask)), p, mask)
 
 
-@intrinsic
-def sigmoid_row(typingctx, z):
-    """z <- 1 / (1 + exp(-z)) for a row (``map_in_vectors``), VECTOR_LANES entries at a time
-    (``exp.vector_sigmoid``), the last vector masked. LLVM's loop took 32 float32 a pass (8
-    lanes, 4 times) and a row's last entries one by one: side by side, bike sharing (20
-    hidden units) per sample 1.15x, MNIST per sample 1.01x, batch 128 1.016x; digits 0.99-1.0x,
-    float64 batch 128 1.0x (1.015x more since with float64's one division)."""
-    if not _is_row(z):
-        return None
+def _row_map(vector_f, name, doc):
+    """An intrinsic ``name(z)``: z <- vector_f(z) for a row, by ``_map_row``."""
+    def typer(typingctx, z):
+        if not _is_row(z):
+            return None
 
-    def codegen(context, builder, signature, args):
-        _map_row(context, builder, z, args[0], lambda v: vector_sigmoid(builder, v))
-        return context.get_dummy_value()
-    return types.void(z), codegen
+        def codegen(context, builder, signature, args):
+            _map_row(context, builder, z, args[0], lambda v: vector_f(builder, v))
+            return context.get_dummy_value()
+        return types.void(z), codegen
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@intrinsic
-def tanh_row(typingctx, z):
-    """z <- tanh(z) for a row (``map_in_vectors``), as ``sigmoid_row`` (``tanh.vector_tanh``).
-    With ``tanh.tanh`` for the narrowest rows, in place of a call into libm per entry: tanh
-    networks per sample MNIST 1.51x, digits 2.34x, bike sharing 2.76x; batch 128 1.45x."""
-    if not _is_row(z):
-        return None
+sigmoid_row = _row_map(vector_sigmoid, "sigmoid_row", """z <- 1 / (1 + exp(-z)) for a row
+(``map_in_vectors``), VECTOR_LANES entries at a time (``exp.vector_sigmoid``), the last vector
+masked. LLVM's loop took 32 float32 a pass (8 lanes, 4 times) and a row's last entries one by
+one: side by side, bike sharing (20 hidden units) per sample 1.15x, MNIST per sample 1.01x,
+batch 128 1.016x; digits 0.99-1.0x, float64 batch 128 1.0x (1.015x more since with float64's
+one division).""")
 
-    def codegen(context, builder, signature, args):
-        _map_row(context, builder, z, args[0], lambda v: vector_tanh(builder, v))
-        return context.get_dummy_value()
-    return types.void(z), codegen
+
+tanh_row = _row_map(vector_tanh, "tanh_row", """z <- tanh(z) for a row (``map_in_vectors``), as
+``sigmoid_row`` (``tanh.vector_tanh``). With ``tanh.tanh`` for the narrowest rows, in place of
+a call into libm per entry: tanh networks per sample MNIST 1.51x, digits 2.34x, bike sharing
+2.76x; batch 128 1.45x.""")
