@@ -245,9 +245,11 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
     """The loops of a sum over t < k of row terms, for rows of n_vectors vectors, one of
     ``counts``: ``terms(t, count)`` gives row t's count vectors of terms, ``store_sums(sums)``
     takes the count sums. One loop per number of vectors, so that each keeps its sums in
-    registers. Four rows per step (two in rows over 4 vectors, or their terms and sums would
-    not fit in the registers), added together before they join the sums: several loads in
-    flight instead of one chain of dependent additions."""
+    registers. Four rows per step, added together before they join the sums (several loads in
+    flight instead of one chain of dependent additions), while the sums take up to 4 of the
+    32 64-byte registers; two rows while they take up to 8, one beyond (float64 rows of over
+    4 vectors: with two, their 16 sums' and two rows' terms' registers spilled to the stack
+    in every step, float64 MNIST per sample 1.13x; batch 128 1.01x)."""
     flags = ("contract",)
 
     def add_to(sums, values):
@@ -258,7 +260,8 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
         with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
             sums = [cgutils.alloca_once_value(builder, ir.Constant(vector_t, None))
                     for _ in range(count)]
-            per_step = 4 if count <= 4 else 2
+            registers = count * (2 if isinstance(vector_t.element, ir.DoubleType) else 1)
+            per_step = 4 if registers <= 4 else 2 if registers <= 8 else 1
             steps = builder.udiv(k_val, cgutils.intp_t(per_step))
             with cgutils.for_range(builder, steps) as loop:
                 t = builder.mul(loop.index, cgutils.intp_t(per_step))
@@ -266,8 +269,11 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
                 if per_step == 4:
                     p = [[builder.fadd(p[0][v], p[1][v], flags=flags) for v in range(count)],
                          [builder.fadd(p[2][v], p[3][v], flags=flags) for v in range(count)]]
-                add_to(sums, [builder.fadd(p[0][v], p[1][v], flags=flags)
-                              for v in range(count)])
+                if per_step == 1:
+                    add_to(sums, p[0])
+                else:
+                    add_to(sums, [builder.fadd(p[0][v], p[1][v], flags=flags)
+                                  for v in range(count)])
             with cgutils.for_range_slice(builder, builder.mul(steps, cgutils.intp_t(per_step)),
                                          k_val, cgutils.intp_t(1)) as (t, _):
                 add_to(sums, terms(t, count))
