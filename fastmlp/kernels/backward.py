@@ -41,7 +41,8 @@ def l1d_bytes() -> int | None:
 # batch 8 1.08x; chunks of 16 KB stepped 0.85x as fast as these, of 40 KB as fast. Where L1d
 # is smaller, a chunk and the batch's deltas do not stay in it: on AMD's Zen 4 (L1d 32 KB),
 # against 32 KB chunks, the whole of W at once (one chunk) trained MNIST batch 32 1.047x and
-# batch 128 1.065x as fast, chunks of 16 KB 0.95x. (Read once, when the kernels compile.)
+# batch 128 1.065x as fast, chunks of 16 KB 0.95x (MNIST's rows the same bits either way;
+# see ``step_in_chunks``). (Read once, when the kernels compile.)
 CHUNK_BYTES = 32768 if (l1d_bytes() or 48 * 1024) >= 48 * 1024 else 1 << 62
 
 
@@ -86,11 +87,18 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
     overflow L2 on MNIST). A chunk of W's rows at a time (see ``CHUNK_BYTES``), every
     sample's rows in the chunk, in order, before the next chunk's: each row takes its steps
     in the samples' order, as sample by sample would."""
+    step_in_chunks(A, ptr, index, D, W, lr, chunk_rows(W))
+
+
+@inline_kernel
+def step_in_chunks(A, ptr, index, D, W, lr, step):
+    """``sparse_sgd_step`` in chunks of ``step`` rows of W. Rows of whole vectors take the
+    same bits for any step; ``step_rows``'s loop for other rows may round differently where
+    a chunk boundary moves a row between its four-row and one-row passes."""
     rows = A.shape[0]
     cursor = ptr[:rows].copy()  # each sample's first row not yet stepped
     # Borrowed (see ``borrow``): a chunk's views of A, index and D cost no atomic operations.
     A, index, D, W = borrowed(A), borrowed(index), borrowed(D), borrowed(W)
-    step = chunk_rows(W)
     for first in range(0, W.shape[0], step):
         for s in range(rows):
             t = cursor[s]
