@@ -1,22 +1,24 @@
 """The first layer's SGD step of a sparse batch (fastmlp/kernels/backward.py), in chunks of
 W's rows of any size, against NumPy. Machines with a small L1d step all of W at once (one
-chunk), others in chunks: rows of whole vectors (MNIST's) take the same bits either way; the
-loop that steps other rows, four rows or one per pass, may contract its multiply-adds
-differently, so theirs agree to rounding."""
+chunk), others in chunks (``backward.CHUNK_BYTES``): both must give the same bits."""
 import numpy as np
 import pytest
 from numba import njit
 
-from fastmlp.kernels.backward import sparse_sgd_step, step_in_chunks
+from fastmlp.kernels.backward import l1d_bytes, sparse_sgd_step, step_in_chunks
 from fastmlp.kernels.forward import input_nonzeros
+from fastmlp.kernels.jit import FASTMATH
+
+# (An inlined kernel compiles with its caller's flags: the kernels' own, as in training.)
+kernel_flags = njit(fastmath=FASTMATH, error_model="numpy")
 
 
-@njit
+@kernel_flags
 def stepped_in_chunks(A, ptr, index, D, W, lr, step):
     step_in_chunks(A, ptr, index, D, W, lr, step)
 
 
-@njit
+@kernel_flags
 def stepped(A, ptr, index, D, W, lr):
     sparse_sgd_step(A, ptr, index, D, W, lr)
 
@@ -48,9 +50,16 @@ def test_chunks_of_any_size_give_the_same_step(dtype, n_out):
     for step in (1, 2, 7, n_in - 1, n_in, 1 << 62):
         W_chunks = W0.copy()
         stepped_in_chunks(A, ptr, index, D, W_chunks, lr, step)
-        if n_out % 16 == 0:
-            np.testing.assert_array_equal(W_chunks, W, err_msg=f"chunks of {step} rows")
-        else:
-            np.testing.assert_allclose(W_chunks, W, rtol=4 * np.finfo(dtype).eps,
-                                       atol=4 * np.finfo(dtype).eps,
-                                       err_msg=f"chunks of {step} rows")
+        np.testing.assert_array_equal(W_chunks, W, err_msg=f"chunks of {step} rows")
+
+
+def test_l1d_size_is_read_from_sysfs(tmp_path):
+    for name, (level, kind, size) in {"index0": ("1", "Instruction", "32K"),
+                                      "index1": ("1", "Data", "48K"),
+                                      "index2": ("2", "Unified", "2048K")}.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for field, text in (("level", level), ("type", kind), ("size", size)):
+            (folder / field).write_text(text + "\n")
+    assert l1d_bytes(tmp_path) == 48 * 1024
+    assert l1d_bytes(tmp_path / "missing") is None

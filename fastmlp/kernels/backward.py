@@ -21,9 +21,10 @@ from .workspace import delta_block, layer_block, layer_row
 FOUR_ROWS_FROM = 64
 
 
-def l1d_bytes() -> int | None:
-    """The size of a core's L1 data cache (Linux's sysfs), or None where it is not known."""
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+def l1d_bytes(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int | None:
+    """The size of a core's L1 data cache, from Linux's sysfs folder ``caches`` (CPU 0's), or
+    None where it is not known."""
+    for index in sorted(caches.glob("index*")):
         try:
             level, kind, size = ((index / name).read_text().strip()
                                  for name in ("level", "type", "size"))
@@ -41,8 +42,8 @@ def l1d_bytes() -> int | None:
 # batch 8 1.08x; chunks of 16 KB stepped 0.85x as fast as these, of 40 KB as fast. Where L1d
 # is smaller, a chunk and the batch's deltas do not stay in it: on AMD's Zen 4 (L1d 32 KB),
 # against 32 KB chunks, the whole of W at once (one chunk) trained MNIST batch 32 1.047x and
-# batch 128 1.065x as fast, chunks of 16 KB 0.95x (MNIST's rows the same bits either way;
-# see ``step_in_chunks``). (Read once, when the kernels compile.)
+# batch 128 1.065x as fast, chunks of 16 KB 0.95x; the same bits either way. Measured on those
+# two machines only. (Frozen into the compiled kernels, which Numba caches per CPU model.)
 CHUNK_BYTES = 32768 if (l1d_bytes() or 48 * 1024) >= 48 * 1024 else 1 << 62
 
 
@@ -92,9 +93,7 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
 
 @inline_kernel
 def step_in_chunks(A, ptr, index, D, W, lr, step):
-    """``sparse_sgd_step`` in chunks of ``step`` rows of W. Rows of whole vectors take the
-    same bits for any step; ``step_rows``'s loop for other rows may round differently where
-    a chunk boundary moves a row between its four-row and one-row passes."""
+    """``sparse_sgd_step`` in chunks of ``step`` rows of W: the same bits for any step."""
     rows = A.shape[0]
     cursor = ptr[:rows].copy()  # each sample's first row not yet stepped
     # Borrowed (see ``borrow``): a chunk's views of A, index and D cost no atomic operations.

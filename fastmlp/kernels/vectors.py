@@ -246,10 +246,13 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
     ``counts``: ``terms(t, count)`` gives row t's count vectors of terms, ``store_sums(sums)``
     takes the count sums. One loop per number of vectors, so that each keeps its sums in
     registers. Four rows per step, added together before they join the sums (several loads in
-    flight instead of one chain of dependent additions), while the sums take up to 4 of the
-    32 64-byte registers; two rows while they take up to 8, one beyond (float64 rows of over
-    4 vectors: with two, their 16 sums' and two rows' terms' registers spilled to the stack
-    in every step, float64 MNIST per sample 1.13x; batch 128 1.01x)."""
+    flight instead of one chain of dependent additions), while the sums take up to 4 of
+    AVX-512's 32 64-byte registers; two rows while they take up to 8, one beyond (float64
+    rows of over 4 vectors: with two, their 16 sums' and two rows' terms' registers spilled
+    to the stack in every step; with this rule, float64 rows of 3-4 vectors, MNIST's 64-wide
+    layer among them, take two rows instead of four: float64 MNIST per sample 1.13x, batch
+    128 1.01x, on Zen 4). (AVX2 has 16 registers of 32 bytes: fewer rows still would fit its
+    float64 sums; not measured.)"""
     flags = ("contract",)
 
     def add_to(sums, values):
