@@ -86,18 +86,40 @@ def precompile(dtypes=("float32",), threads: bool = False, processes: int | None
     return result
 
 
+def _child(jobs: list[tuple[str, str]]) -> tuple[list[str], dict]:
+    """The command and environment of a new Python process that imports this same fastmlp
+    and compiles the groups ``jobs`` ((group, dtype) pairs) one after another."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+    # (Not ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
+    child = "import sys; from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:])"
+    return ([sys.executable, "-c", child, *(f"{g}:{d}" for g, d in jobs)],
+            {**os.environ, "PYTHONPATH": path})
+
+
+def start_compiling(jobs: list[tuple[str, str]]) -> subprocess.Popen | None:
+    """Start compiling the groups ``jobs`` ((group, dtype) pairs) into Numba's cache in a new
+    process, on another core, and return it (None if this machine has one core only): for a
+    caller that compiles other kernels meanwhile, then waits for it and loads these from the
+    cache. Its output is discarded: a kernel it failed to compile is compiled where it is
+    called, as without it."""
+    if _cores() < 2:
+        return None
+    command, env = _child(jobs)
+    try:
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
 def _compile_in_a_process(jobs: list[tuple[str, str]]) -> list[tuple[tuple[str, str], float]]:
     """Compile the groups ``jobs`` ((group, dtype) pairs) one after another in a new Python
     process that imports this same fastmlp; each job with its seconds there (the first's
     counting the process's start and end)."""
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+    command, env = _child(jobs)
     start = time.perf_counter()
-    # (Not ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
-    child = "import sys; from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:])"
-    done = subprocess.run([sys.executable, "-c", child, *(f"{g}:{d}" for g, d in jobs)],
-                          env={**os.environ, "PYTHONPATH": path}, capture_output=True,
-                          text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     ended = [float(line.split()[-1]) for line in done.stdout.splitlines()
              if line.startswith(_DONE)]
     if done.returncode != 0 or len(ended) != len(jobs):

@@ -118,11 +118,84 @@ def test_train_compiles_before_its_epochs_are_timed(monkeypatch, capsys):
     monkeypatch.setattr(Network, "fit", recording_fit)
     assert main(["train", "digits", "--epochs", "1", "--batch-size", "8", "--optimizer",
                  "momentum", "--l2", "1e-4"]) == 0
-    (twin, warm, warm_settings), (net, real, real_settings) = calls
-    assert twin is not net and twin.epochs_trained == 1 and net.epochs_trained == 1
+    # The twin's first fit compiles the training kernels, its second the evaluation kernels.
+    (twin, warm, warm_settings), (again, _, again_settings), (net, real, real_settings) = calls
+    assert twin is again and twin is not net
+    assert twin.epochs_trained == 2 and net.epochs_trained == 1
     assert warm == 16 and real == 1438
-    assert warm_settings == real_settings and real_settings["batch_size"] == 8
+    assert warm_settings == again_settings == real_settings
+    assert real_settings["batch_size"] == 8
     assert real_settings["optimizer"] == "momentum" and real_settings["l2"] == 1e-4
+
+
+class FakeHelper:
+    """What ``compiling.start_compiling`` returns: a process (here, a record of calls)."""
+
+    def __init__(self, events, running):
+        self.events, self.running = events, running
+
+    def wait(self):
+        self.events.append("helper waited for")
+        self.running = False
+
+    def poll(self):
+        return None if self.running else 0
+
+    def kill(self):
+        self.events.append("helper killed")
+        self.running = False
+
+
+def warm_up_with_a_fake_helper(monkeypatch, argv, helper_after, interrupt=False):
+    """main(argv) with start_compiling recording its jobs and the warm-up's fits recording
+    whether they validate; the first fit (the twin's, without validation) lasts until the
+    helper has started (at most 2 s). Returns main's status and the events in order."""
+    events, started = [], []
+    fit = Network.fit
+
+    def start_compiling(jobs):
+        events.append(("helper started", jobs))
+        started.append(True)
+        return FakeHelper(events, running=True)
+
+    def recording_fit(net, X, y, **kwargs):
+        if not any(event[0] == "fit" for event in events if isinstance(event, tuple)):
+            deadline = time.perf_counter() + 2
+            while not started and time.perf_counter() < deadline:
+                time.sleep(0.01)
+            if interrupt:
+                raise KeyboardInterrupt
+        events.append(("fit", len(X), kwargs.get("validation_data") is not None))
+        return fit(net, X, y, **kwargs)
+
+    monkeypatch.setattr(cli, "HELPER_AFTER", helper_after)
+    monkeypatch.setattr(cli, "start_compiling", start_compiling)
+    monkeypatch.setattr(Network, "fit", recording_fit)
+    return main(argv), events
+
+
+def test_a_long_warm_up_compiles_the_evaluation_kernels_in_another_process(monkeypatch):
+    status, events = warm_up_with_a_fake_helper(monkeypatch, ["train", "xor", "--epochs", "1"],
+                                                helper_after=0.05)
+    assert status == 0
+    assert events == [("helper started", [("evaluation", "float32")]), ("fit", 4, False),
+                      "helper waited for", ("fit", 4, True), ("fit", 4, True)]
+
+
+def test_a_quick_warm_up_starts_no_other_process(monkeypatch):
+    # (Kernels loaded from the cache, or here already compiled: the warm-up takes no time.)
+    status, events = warm_up_with_a_fake_helper(monkeypatch, ["train", "xor", "--epochs", "1"],
+                                                helper_after=30)
+    assert status == 0
+    assert events == [("fit", 4, False), ("fit", 4, True), ("fit", 4, True)]
+
+
+def test_ctrl_c_in_a_long_warm_up_stops_the_other_process(monkeypatch, capsys):
+    status, events = warm_up_with_a_fake_helper(monkeypatch, ["train", "xor", "--epochs", "1"],
+                                                helper_after=0.05, interrupt=True)
+    assert status == 130
+    assert events == [("helper started", [("evaluation", "float32")]), "helper killed",
+                      "helper waited for"]  # (reaped)
 
 
 @pytest.mark.parametrize("seconds", [0.0, 0.3])

@@ -114,3 +114,42 @@ def test_a_failed_group_after_others_in_its_process_says_which(monkeypatch):
                                                        "nonsense": ("no process knows it", 1)})
     with pytest.raises(RuntimeError, match="compiling the float64 nonsense kernels failed: "):
         fastmlp.precompile([np.float64], processes=1)
+
+
+# Evaluates a network of the given dtype (its loss with a penalty, as ``fastmlp train`` after
+# each epoch, and its outputs) and prints the kernels Numba had to compile (as USE_EVERYTHING).
+EVALUATE = USE_EVERYTHING.split("dtype = np.dtype")[0] + """
+dtype = np.dtype(sys.argv[1]).type
+rng = np.random.default_rng(1)
+X = rng.normal(size=(40, 9)).astype(dtype)
+y = rng.integers(0, 4, 40)
+net = fastmlp.Network([9, 17, 4], dtype=dtype, seed=0)
+net.loss(X, y, l2=1e-3), net.score(X, y), net.predict_proba(X)
+
+
+@numba.njit
+def canary():
+    return 1
+
+
+canary()
+print(json.dumps(compiled))
+"""
+
+
+def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
+    monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 2)
+    helper = fastmlp.compiling.start_compiling([("evaluation", "float64")])
+    assert helper.wait() == 0
+    package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", EVALUATE, "float64"], check=True, text=True,
+                          env={**os.environ, "PYTHONPATH": package_parent},
+                          capture_output=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == ["canary"]
+
+
+def test_start_compiling_on_one_core_starts_nothing(monkeypatch):
+    monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 1)
+    assert fastmlp.compiling.start_compiling([("evaluation", "float32")]) is None
