@@ -25,7 +25,7 @@ from .config import INITS, LOSSES, OUTPUTS
 from .training import DivergenceError
 from .network import Network
 from .optimizers import CODES as OPTIMIZERS, Optimizer
-from .compiling import GROUPS, precompile, start_compiling
+from .compiling import GROUPS, compiling_meanwhile, precompile
 
 DATASETS = ("xor", "digits", "mnist", "bike")
 
@@ -249,38 +249,30 @@ def warm_up(data: Data, s: dict) -> float:
     network's fits on a few samples, so that epoch times are training only: an epoch for
     the training kernels, then one with validation for the evaluation kernels. If the first
     takes long (it compiles), the evaluation kernels compile meanwhile in another process,
-    which the second waits for and then loads them from the cache (digits' first run on two
-    cores: kernels ready in 11-15 s instead of 19-26 s). Returns the seconds it took."""
+    which the second waits for and then loads them from the cache (on two cores, digits'
+    first run: 12 s instead of 20 s; see benchmarks/HISTORY.md, Compilation). Returns the
+    seconds it took."""
     started = time.perf_counter()
     X, y = data.splits["train"]
     X_val, y_val = data.splits[data.monitor]
     m = min(len(X), max(s["batch_size"], 16))  # (a whole batch: the same kernels)
     twin = _make_network(s, data)
-    helper = []  # the process compiling the evaluation kernels, once started
-    starter = threading.Timer(HELPER_AFTER, lambda: helper.append(
-        start_compiling([("evaluation", np.dtype(s["dtype"]).name)])))
-    starter.start()
-    try:
+    evaluation = [("evaluation", np.dtype(twin.dtype).name)]
+    with compiling_meanwhile(evaluation, after=HELPER_AFTER) as join:
         _warm_up_fit(twin, X[:m], y[:m], None, s)
-        starter.cancel()
-        starter.join()  # (if it fired: until the helper has started)
-        if helper and helper[0] is not None:
-            helper[0].wait()
+        join()
         _warm_up_fit(twin, X[:m], y[:m], (X_val[:8], y_val[:8]), s)
-    finally:
-        starter.cancel()
-        starter.join()
-        if helper and helper[0] is not None and helper[0].poll() is None:  # (Ctrl-C)
-            helper[0].kill()
-            helper[0].wait()
     return time.perf_counter() - started
 
 
 def _warm_up_fit(net: Network, X, y, validation_data, s: dict) -> None:
+    """One of ``warm_up``'s fits."""
     try:
         history = net.fit(X, y, validation_data=validation_data, callback=lambda history: None,
                           **_fit_settings(s))
-    except DivergenceError:  # (a few samples at this lr; the kernels compiled all the same)
+    except DivergenceError:  # (a few samples at this lr; the kernels compiled all the same,
+        if validation_data is not None:  # but for validation's, which never ran: the same)
+            net.loss(*validation_data, l1=s["l1"], l2=s["l2"])
         return
     if history.get("stopped") == "interrupted":  # (Ctrl-C while compiling: not a warm-up's)
         raise KeyboardInterrupt

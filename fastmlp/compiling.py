@@ -14,9 +14,11 @@ what those calls compile for any network, batch size or learning rate of that dt
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,40 +88,72 @@ def precompile(dtypes=("float32",), threads: bool = False, processes: int | None
     return result
 
 
-def _child(jobs: list[tuple[str, str]]) -> tuple[list[str], dict]:
-    """The command and environment of a new Python process that imports this same fastmlp
-    and compiles the groups ``jobs`` ((group, dtype) pairs) one after another."""
+def _child(jobs: list[tuple[str, str]]) -> list[str]:
+    """The command of a new Python process that imports this same fastmlp and compiles the
+    groups ``jobs`` ((group, dtype) pairs) one after another."""
     package_parent = str(Path(__file__).resolve().parent.parent)
-    path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-    # (Not ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
-    child = "import sys; from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:])"
-    return ([sys.executable, "-c", child, *(f"{g}:{d}" for g, d in jobs)],
-            {**os.environ, "PYTHONPATH": path})
+    # This fastmlp first: ``-c`` puts the current folder first, where another may be. (Not
+    # ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
+    child = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+             "from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:])")
+    return [sys.executable, "-c", child, *(f"{g}:{d}" for g, d in jobs)]
 
 
 def start_compiling(jobs: list[tuple[str, str]]) -> subprocess.Popen | None:
     """Start compiling the groups ``jobs`` ((group, dtype) pairs) into Numba's cache in a new
-    process, on another core, and return it (None if this machine has one core only): for a
-    caller that compiles other kernels meanwhile, then waits for it and loads these from the
-    cache. Its output is discarded: a kernel it failed to compile is compiled where it is
-    called, as without it."""
-    if _cores() < 2:
-        return None
-    command, env = _child(jobs)
+    process, on another core, and return it (None if this machine has one core only, or the
+    process could not start): for a caller that compiles other kernels meanwhile, then waits
+    for it and loads these from the cache. Its output is discarded: a kernel it failed to
+    compile is compiled where it is called, as without it."""
     try:
-        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+        if _cores() < 2:
+            return None
+        return subprocess.Popen(_child(jobs), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError:
+    except Exception:  # (an optimization only: never an error of its own)
         return None
+
+
+@contextlib.contextmanager
+def compiling_meanwhile(jobs: list[tuple[str, str]], after: float, wait_at_most: float = 300):
+    """A block during which, once it has lasted ``after`` seconds (it is compiling, then, not
+    loading from the cache), the groups ``jobs`` compile in another process
+    (``start_compiling``). Yields ``join()``, which waits for that process if it started, and
+    stops it after ``wait_at_most`` seconds (what it had not compiled is then compiled where
+    it is called). A process still running when the block ends (an error, Ctrl-C) is
+    stopped."""
+    helper = []
+
+    def stop():
+        starter.cancel()
+        starter.join()  # (if it fired: until the process has started)
+        if helper and helper[0] is not None and helper[0].poll() is None:
+            helper[0].kill()
+            helper[0].wait()
+
+    def join():
+        starter.cancel()
+        starter.join()
+        if helper and helper[0] is not None:
+            try:
+                helper[0].wait(timeout=wait_at_most)
+            except subprocess.TimeoutExpired:
+                stop()
+
+    starter = threading.Timer(after, lambda: helper.append(start_compiling(jobs)))
+    starter.start()
+    try:
+        yield join
+    finally:
+        stop()
 
 
 def _compile_in_a_process(jobs: list[tuple[str, str]]) -> list[tuple[tuple[str, str], float]]:
     """Compile the groups ``jobs`` ((group, dtype) pairs) one after another in a new Python
     process that imports this same fastmlp; each job with its seconds there (the first's
     counting the process's start and end)."""
-    command, env = _child(jobs)
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(_child(jobs), capture_output=True, text=True)
     ended = [float(line.split()[-1]) for line in done.stdout.splitlines()
              if line.startswith(_DONE)]
     if done.returncode != 0 or len(ended) != len(jobs):

@@ -5,6 +5,8 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 import fastmlp
 from fastmlp.kernels import cache
@@ -47,3 +49,41 @@ def test_a_change_in_a_called_kernels_file_compiles_its_callers_again(tmp_path):
     assert sigmoid in activations.read_text()
     activations.write_text(activations.read_text().replace(sigmoid, "z[j] = sigmoid(z[j] - one)"))
     assert predict() != before
+
+
+class SlowCacheFile(cache.LockedCacheFile):
+    """Saves that leave room for another process's save in between: a pause after reading
+    the index, and a longer one before writing the data of the entry "first"."""
+
+    def _load_index(self):
+        index = super()._load_index()
+        time.sleep(0.1)
+        return index
+
+    def _save_data(self, name, data):
+        if data == "first":
+            time.sleep(0.2)
+        super()._save_data(name, data)
+
+
+def test_saves_at_once_keep_each_entry_with_its_own_data(tmp_path):
+    """Two saves of one kernel's entries for different types at once, as from two processes
+    (two threads, each with its own lock file handle). Unlocked, both would take the first
+    data file and the second key would load the first's data."""
+    def save(key, data):
+        SlowCacheFile(str(tmp_path), "kernel", "stamp").save(key, data)
+
+    threads = [threading.Thread(target=save, args=("key 1", "first")),
+               threading.Thread(target=save, args=("key 2", "second"))]
+    threads[0].start()
+    time.sleep(0.02)
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    files = cache.LockedCacheFile(str(tmp_path), "kernel", "stamp")
+    assert files.load("key 1") == "first" and files.load("key 2") == "second"
+
+
+def test_every_kernel_saves_under_the_lock():
+    for kernel in kernels():
+        assert type(kernel._cache._cache_file) is cache.LockedCacheFile, kernel

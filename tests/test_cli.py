@@ -9,7 +9,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from fastmlp import Network, cli, datasets, download, training
+from fastmlp import Network, cli, compiling, datasets, download, training
 from fastmlp.cli import confusion_matrix, main
 from fakes import mnist_arrays, write_bike_csv, write_mnist
 
@@ -131,10 +131,13 @@ def test_train_compiles_before_its_epochs_are_timed(monkeypatch, capsys):
 class FakeHelper:
     """What ``compiling.start_compiling`` returns: a process (here, a record of calls)."""
 
-    def __init__(self, events, running):
-        self.events, self.running = events, running
+    def __init__(self, events, running=True, hangs=False):
+        self.events, self.running, self.hangs = events, running, hangs
 
-    def wait(self):
+    def wait(self, timeout=None):
+        if self.hangs and timeout is not None:
+            self.events.append("helper timed out")
+            raise subprocess.TimeoutExpired("helper", timeout)
         self.events.append("helper waited for")
         self.running = False
 
@@ -143,25 +146,25 @@ class FakeHelper:
 
     def kill(self):
         self.events.append("helper killed")
-        self.running = False
+        self.hangs = False
 
 
 def warm_up_with_a_fake_helper(monkeypatch, argv, helper_after, interrupt=False):
-    """main(argv) with start_compiling recording its jobs and the warm-up's fits recording
-    whether they validate; the first fit (the twin's, without validation) lasts until the
-    helper has started (at most 2 s). Returns main's status and the events in order."""
-    events, started = [], []
+    """main(argv) with start_compiling recording its jobs and the fits recording whether they
+    validate; with a helper expected (helper_after < 1 s), the first fit (the twin's, without
+    validation) lasts until it has started (at most 2 s). Returns main's status and the
+    events in order."""
+    events = []
     fit = Network.fit
 
     def start_compiling(jobs):
         events.append(("helper started", jobs))
-        started.append(True)
-        return FakeHelper(events, running=True)
+        return FakeHelper(events)
 
     def recording_fit(net, X, y, **kwargs):
-        if not any(event[0] == "fit" for event in events if isinstance(event, tuple)):
+        if not any(e[0] == "fit" for e in events if isinstance(e, tuple)) and helper_after < 1:
             deadline = time.perf_counter() + 2
-            while not started and time.perf_counter() < deadline:
+            while not events and time.perf_counter() < deadline:
                 time.sleep(0.01)
             if interrupt:
                 raise KeyboardInterrupt
@@ -169,7 +172,7 @@ def warm_up_with_a_fake_helper(monkeypatch, argv, helper_after, interrupt=False)
         return fit(net, X, y, **kwargs)
 
     monkeypatch.setattr(cli, "HELPER_AFTER", helper_after)
-    monkeypatch.setattr(cli, "start_compiling", start_compiling)
+    monkeypatch.setattr(compiling, "start_compiling", start_compiling)
     monkeypatch.setattr(Network, "fit", recording_fit)
     return main(argv), events
 
@@ -185,7 +188,7 @@ def test_a_long_warm_up_compiles_the_evaluation_kernels_in_another_process(monke
 def test_a_quick_warm_up_starts_no_other_process(monkeypatch):
     # (Kernels loaded from the cache, or here already compiled: the warm-up takes no time.)
     status, events = warm_up_with_a_fake_helper(monkeypatch, ["train", "xor", "--epochs", "1"],
-                                                helper_after=30)
+                                                helper_after=3600)
     assert status == 0
     assert events == [("fit", 4, False), ("fit", 4, True), ("fit", 4, True)]
 
@@ -196,6 +199,16 @@ def test_ctrl_c_in_a_long_warm_up_stops_the_other_process(monkeypatch, capsys):
     assert status == 130
     assert events == [("helper started", [("evaluation", "float32")]), "helper killed",
                       "helper waited for"]  # (reaped)
+
+
+def test_a_warm_up_that_diverges_still_loads_the_evaluation_kernels(monkeypatch):
+    calls = []
+    monkeypatch.setattr(Network, "fit", lambda net, X, y, **kwargs: (_ for _ in ()).throw(
+        training.DivergenceError("diverged")))
+    monkeypatch.setattr(Network, "loss", lambda net, X, y, l1, l2: calls.append((len(X), l1, l2)))
+    args = cli.build_parser().parse_args(["train", "xor", "--l2", "0.5"])
+    cli.warm_up(cli.load_dataset("xor", None), cli._settings(args))
+    assert calls == [(4, 0.0, 0.5)]
 
 
 @pytest.mark.parametrize("seconds", [0.0, 0.3])

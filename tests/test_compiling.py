@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,9 @@ import pytest
 import fastmlp
 from fastmlp import cli
 
-# Trains and evaluates every kind of network and setting a user could pick, and prints the
-# kernels Numba had to compile (a kernel loaded from the cache is not compiled), the last one
-# always: a function of its own, which shows that the count works.
-USE_EVERYTHING = """
+# The start of a script that prints the kernels Numba had to compile (a kernel loaded from
+# the cache is not compiled) ...
+LISTENING = """
 import json
 import sys
 import numba
@@ -36,6 +36,20 @@ event.register("numba:compile", Listener())
 import fastmlp
 import fastmlp.network
 
+"""
+# ... and its end: a function of its own compiled last, which shows that the count works.
+CANARY = """
+@numba.njit
+def canary():
+    return 1
+
+
+canary()
+print(json.dumps(compiled))
+"""
+
+# Trains and evaluates every kind of network and setting a user could pick.
+USE_EVERYTHING = LISTENING + """
 fastmlp.network.THREADS_FROM = 0  # (the threaded kernel for these tiny batches too)
 
 dtype = np.dtype(sys.argv[1]).type
@@ -58,16 +72,7 @@ for sizes, activation in (([9, 4], "relu"), ([9, 17, 4], "tanh"), ([9, 40, 8, 4]
     for source in (X, X.astype(other)):  # read-only X (a memmap, say): copied
         source.flags.writeable = False
         net.predict(source)
-
-
-@numba.njit
-def canary():
-    return 1
-
-
-canary()
-print(json.dumps(compiled))
-"""
+""" + CANARY
 
 
 def compiled_by_a_new_process(cache: Path, dtype: str) -> list[str]:
@@ -116,25 +121,16 @@ def test_a_failed_group_after_others_in_its_process_says_which(monkeypatch):
         fastmlp.precompile([np.float64], processes=1)
 
 
-# Evaluates a network of the given dtype (its loss with a penalty, as ``fastmlp train`` after
-# each epoch, and its outputs) and prints the kernels Numba had to compile (as USE_EVERYTHING).
-EVALUATE = USE_EVERYTHING.split("dtype = np.dtype")[0] + """
+# Evaluates a network of the given dtype: its loss with a penalty (as ``fastmlp train`` after
+# each epoch) and its outputs.
+EVALUATE = LISTENING + """
 dtype = np.dtype(sys.argv[1]).type
 rng = np.random.default_rng(1)
 X = rng.normal(size=(40, 9)).astype(dtype)
 y = rng.integers(0, 4, 40)
 net = fastmlp.Network([9, 17, 4], dtype=dtype, seed=0)
 net.loss(X, y, l2=1e-3), net.score(X, y), net.predict_proba(X)
-
-
-@numba.njit
-def canary():
-    return 1
-
-
-canary()
-print(json.dumps(compiled))
-"""
+""" + CANARY
 
 
 def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatch):
@@ -142,7 +138,7 @@ def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatc
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
     monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 2)
     helper = fastmlp.compiling.start_compiling([("evaluation", "float64")])
-    assert helper.wait() == 0
+    assert helper.wait(timeout=300) == 0
     package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
     done = subprocess.run([sys.executable, "-c", EVALUATE, "float64"], check=True, text=True,
                           env={**os.environ, "PYTHONPATH": package_parent},
@@ -153,3 +149,53 @@ def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatc
 def test_start_compiling_on_one_core_starts_nothing(monkeypatch):
     monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 1)
     assert fastmlp.compiling.start_compiling([("evaluation", "float32")]) is None
+
+
+class FakeProcess:
+    def __init__(self, events, hangs):
+        self.events, self.hangs, self.running = events, hangs, True
+
+    def wait(self, timeout=None):
+        self.events.append("wait" if timeout is None else "wait at most")
+        if self.hangs and timeout is not None:
+            raise subprocess.TimeoutExpired("helper", timeout)
+        self.running = False
+        return 0
+
+    def poll(self):
+        return None if self.running else 0
+
+    def kill(self):
+        self.events.append("kill")
+        self.running = False
+
+
+@pytest.mark.parametrize("hangs, expected", [(False, ["wait at most"]),
+                                             (True, ["wait at most", "kill", "wait"])])
+def test_compiling_meanwhile_waits_for_its_process_at_most_so_long(monkeypatch, hangs,
+                                                                    expected):
+    events = []
+    monkeypatch.setattr(fastmlp.compiling, "start_compiling",
+                        lambda jobs: FakeProcess(events, hangs))
+    with fastmlp.compiling.compiling_meanwhile([("evaluation", "float32")], after=0) as join:
+        time.sleep(0.2)  # (the timer fires)
+        join()
+        assert events == expected
+    assert events == expected  # (nothing left to stop)
+
+
+def test_compiling_meanwhile_stops_its_process_if_the_block_fails(monkeypatch):
+    events = []
+    monkeypatch.setattr(fastmlp.compiling, "start_compiling",
+                        lambda jobs: FakeProcess(events, hangs=False))
+    with pytest.raises(RuntimeError):
+        with fastmlp.compiling.compiling_meanwhile([("evaluation", "float32")], after=0):
+            time.sleep(0.2)
+            raise RuntimeError
+    assert events == ["kill", "wait"]
+
+
+def test_compiling_meanwhile_starts_nothing_in_a_short_block(monkeypatch):
+    monkeypatch.setattr(fastmlp.compiling, "start_compiling", lambda jobs: pytest.fail("started"))
+    with fastmlp.compiling.compiling_meanwhile([("evaluation", "float32")], after=60) as join:
+        join()

@@ -11,12 +11,22 @@ Numba finds a kernel's cache through the first of its locator classes that takes
 here take the kernels package's functions only, in front of Numba's own (the same places:
 ``NUMBA_CACHE_DIR`` if set, else ``__pycache__``, else the user's cache directory). A
 ``NUMBA_CACHE_LOCATOR_CLASSES`` setting bypasses them.
+
+And each kernel's cache saves under a lock (``LockedCacheFile``), for processes that compile at
+once into one cache: ``fastmlp compile``'s, ``fastmlp train``'s, a sweep's workers.
 """
+import contextlib
 import hashlib
+import os
 import pathlib
 
-from numba.core.caching import (CacheImpl, InTreeCacheLocator, UserProvidedCacheLocator,
-                                UserWideCacheLocator)
+from numba.core.caching import (CacheImpl, IndexDataCacheFile, InTreeCacheLocator,
+                                UserProvidedCacheLocator, UserWideCacheLocator)
+
+try:
+    import fcntl
+except ImportError:  # (Windows: saves unlocked, as Numba's own)
+    fcntl = None
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
 
@@ -52,3 +62,48 @@ LOCATORS = [_for_kernels(c) for c in (UserProvidedCacheLocator, InTreeCacheLocat
                                       UserWideCacheLocator)]
 if not any(c.__name__.startswith("Kernels") for c in CacheImpl._locator_classes):
     CacheImpl._locator_classes[:0] = LOCATORS  # (once, even if this module is reloaded)
+
+
+class LockedCacheFile(IndexDataCacheFile):
+    """A kernel's index and data files in Numba's cache, saved by one process at a time.
+
+    Numba saves a new entry by reading the index, taking the first data file name it does
+    not list, writing the index, then the data file. Two processes that save entries of one
+    kernel for different types at once (``rescale`` for a float32 and a float64 scalar, say)
+    can both take the same name: the index then gives one type's entry the other's machine
+    code, in the cache until the kernels' sources change. Under a lock on a file in the cache
+    folder, the second process reads the index once the first has written both files.
+    (Loading needs no lock: an entry whose data file is not written yet loads as missing.)
+    """
+
+    def save(self, key, data):
+        with _locked(os.path.join(self._cache_path, LOCK_FILE)):
+            super().save(key, data)
+
+
+LOCK_FILE = "fastmlp-kernels.lock"
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+    """An exclusive lock on the file at path while in the block (none where there is no
+    fcntl, or the file cannot be opened: as Numba saves)."""
+    try:
+        f = open(path, "a") if fcntl is not None else None
+    except OSError:
+        f = None
+    if f is None:
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # (released when f closes, or its process ends)
+        yield
+
+
+def lock_saves(dispatcher):
+    """dispatcher, a kernel compiled with ``cache=True``, saving its cache entries through
+    a LockedCacheFile."""
+    cache = dispatcher._cache
+    cache._cache_file = LockedCacheFile(cache._cache_path, cache._impl.filename_base,
+                                        cache._impl.locator.get_source_stamp())
+    return dispatcher

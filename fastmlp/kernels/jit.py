@@ -11,7 +11,7 @@ loop that divides (a row's sigmoid, say).
 from numba import njit, types
 from numba.extending import overload
 
-from . import cache  # noqa: F401  (before any kernel: their caches cover every kernel's source)
+from . import cache  # (before any kernel: their caches cover every kernel's source)
 
 FASTMATH = {"reassoc", "contract"}
 
@@ -22,14 +22,14 @@ OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 def entry_kernel(func):
     """Compile ``func`` lazily (once per dtype), caching the machine code on disk: a kernel
     that Python calls."""
-    return njit(**OPTIONS)(func)
+    return cache.lock_saves(njit(**OPTIONS)(func))
 
 
 def kernel(func):
     """``entry_kernel`` for a kernel that only other kernels call: compiled without the
     wrappers Python would need to call it (they cost compile time, most for arguments such
     as the Layers and Workspace tuples)."""
-    return njit(**OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)
+    return cache.lock_saves(njit(**OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func))
 
 
 def inline_kernel(func):
@@ -38,14 +38,15 @@ def inline_kernel(func):
     arithmetic. And for a kernel with one caller in the middle of a chain of calls: Numba
     links each kernel's callees into its machine code and optimizes them all again, so each
     level of calls costs compile time (``train.epoch_batches``: ~1.3 s of ~10 s)."""
-    return njit(**OPTIONS, inline="always")(func)
+    return cache.lock_saves(njit(**OPTIONS, inline="always")(func))
 
 
 def parallel_kernel(func):
     """``kernel`` with its ``prange`` loops run on Numba's threads. Compiling one starts the
     thread pool (OpenMP's where available), so only kernels that Python calls when asked for
     threads may call it."""
-    return njit(**OPTIONS, parallel=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)
+    return cache.lock_saves(njit(**OPTIONS, parallel=True, no_cpython_wrapper=True,
+                                 no_cfunc_wrapper=True)(func))
 
 
 def by_dtype(for_float32, for_float64):
