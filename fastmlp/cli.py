@@ -270,8 +270,8 @@ def _warm_up_fit(net: Network, X, y, validation_data, s: dict) -> None:
     try:
         history = net.fit(X, y, validation_data=validation_data, callback=lambda history: None,
                           **_fit_settings(s))
-    except DivergenceError:  # (a few samples at this lr; the kernels compiled all the same,
-        if validation_data is not None:  # but for validation's, which never ran: the same)
+    except DivergenceError:  # (a few samples at this lr: the kernels compiled all the same)
+        if validation_data is not None:  # (but validation never ran: its kernels, by the loss)
             net.loss(*validation_data, l1=s["l1"], l2=s["l2"])
         return
     if history.get("stopped") == "interrupted":  # (Ctrl-C while compiling: not a warm-up's)
