@@ -1,13 +1,16 @@
-"""Small stand-ins for the real datasets' files, written by the tests themselves.
+"""Small stand-ins, written by the tests themselves: for the real datasets' files, and for a
+process that compiles kernels.
 
 ``write_mnist`` writes the four IDX files of a tiny MNIST; ``write_bike_csv`` an hour.csv of
 a few months with the real file's columns and CRLF line endings. Each returns what the
-loaders' checksum tables must hold for the files to be accepted.
+loaders' checksum tables must hold for the files to be accepted. ``FakeProcess`` stands for
+what ``compiling.start_compiling`` returns.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +82,26 @@ def write_bike_csv(folder: Path, rows: list[list[str]] | None = None,
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "hour.csv").write_bytes(data)
     return (hashlib.sha256(data).hexdigest(),)
+
+
+class FakeProcess:
+    """A process as ``compiling.start_compiling`` returns it, appending to ``events`` what is
+    done to it: "wait" (or "wait at most", with a timeout), "kill". One that ``hangs`` times
+    out when waited for with a timeout."""
+
+    def __init__(self, events: list, hangs: bool = False):
+        self.events, self.hangs, self.running = events, hangs, True
+
+    def wait(self, timeout=None):
+        self.events.append("wait" if timeout is None else "wait at most")
+        if self.hangs and timeout is not None:
+            raise subprocess.TimeoutExpired("helper", timeout)
+        self.running = False
+        return 0
+
+    def poll(self):
+        return None if self.running else 0
+
+    def kill(self):
+        self.events.append("kill")
+        self.running = False

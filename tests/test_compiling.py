@@ -11,6 +11,7 @@ import pytest
 
 import fastmlp
 from fastmlp import cli
+from fakes import FakeProcess
 
 # The start of a script that prints the kernels Numba had to compile (a kernel loaded from
 # the cache is not compiled) ...
@@ -149,25 +150,6 @@ def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatc
 def test_start_compiling_on_one_core_starts_nothing(monkeypatch):
     monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 1)
     assert fastmlp.compiling.start_compiling([("evaluation", "float32")]) is None
-
-
-class FakeProcess:
-    def __init__(self, events, hangs):
-        self.events, self.hangs, self.running = events, hangs, True
-
-    def wait(self, timeout=None):
-        self.events.append("wait" if timeout is None else "wait at most")
-        if self.hangs and timeout is not None:
-            raise subprocess.TimeoutExpired("helper", timeout)
-        self.running = False
-        return 0
-
-    def poll(self):
-        return None if self.running else 0
-
-    def kill(self):
-        self.events.append("kill")
-        self.running = False
 
 
 @pytest.mark.parametrize("hangs, expected", [(False, ["wait at most"]),

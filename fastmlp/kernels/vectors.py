@@ -269,14 +269,10 @@ def _sum_rows(builder, k_val, n_vectors, counts, vector_t, terms, store_sums):
             with cgutils.for_range(builder, steps) as loop:
                 t = builder.mul(loop.index, cgutils.intp_t(per_step))
                 p = [terms(builder.add(t, cgutils.intp_t(r)), count) for r in range(per_step)]
-                if per_step == 4:
-                    p = [[builder.fadd(p[0][v], p[1][v], flags=flags) for v in range(count)],
-                         [builder.fadd(p[2][v], p[3][v], flags=flags) for v in range(count)]]
-                if per_step == 1:
-                    add_to(sums, p[0])
-                else:
-                    add_to(sums, [builder.fadd(p[0][v], p[1][v], flags=flags)
-                                  for v in range(count)])
+                while len(p) > 1:  # (pairs: (p0 + p1) + (p2 + p3))
+                    p = [[builder.fadd(a[v], b[v], flags=flags) for v in range(count)]
+                         for a, b in zip(p[::2], p[1::2])]
+                add_to(sums, p[0])
             with cgutils.for_range_slice(builder, builder.mul(steps, cgutils.intp_t(per_step)),
                                          k_val, cgutils.intp_t(1)) as (t, _):
                 add_to(sums, terms(t, count))
