@@ -94,8 +94,11 @@ def _child(jobs: list[tuple[str, str]]) -> list[str]:
     package_parent = str(Path(__file__).resolve().parent.parent)
     # This fastmlp first: ``-c`` puts the current folder first, where another may be. (Not
     # ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
-    child = (f"import sys; sys.path.insert(0, {package_parent!r}); "
-             "from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:])")
+    # Its work done and saved, it ends without the interpreter's teardown, which would free
+    # Numba's objects one by one (about half a second).
+    child = (f"import os, sys; sys.path.insert(0, {package_parent!r}); "
+             "from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:]); "
+             "sys.stdout.flush(); os._exit(0)")
     return [sys.executable, "-c", child, *(f"{g}:{d}" for g, d in jobs)]
 
 

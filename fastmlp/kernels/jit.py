@@ -12,6 +12,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import cache  # (before any kernel: their caches cover every kernel's source)
+from . import collector  # noqa: F401 (registers its listener)
 
 FASTMATH = {"reassoc", "contract"}
 

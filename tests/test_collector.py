@@ -1,0 +1,81 @@
+"""Python's collector runs less often while a fastmlp kernel compiles, and as before after
+(``kernels/collector.py``)."""
+import gc
+
+import numba
+import pytest
+from numba.core import event
+
+from fastmlp.kernels import collector
+
+
+class Thresholds(event.Listener):
+    """Records the collector's thresholds as each compilation starts (after fastmlp's
+    listener, registered at import, has run)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_start(self, ev):
+        self.seen.append((ev.data["dispatcher"].py_func.__name__, gc.get_threshold()))
+
+    def on_end(self, ev):
+        pass
+
+
+def compiled_as(module: str, func=None):
+    """``func`` (by default, a new x + 1) as a new, uncached Numba function whose Python
+    function says it is from ``module``."""
+    if func is None:
+        def func(x):
+            return x + 1
+    func.__module__ = module
+    return numba.njit(func)
+
+
+@pytest.fixture
+def thresholds():
+    before = gc.get_threshold()
+    listener = Thresholds()
+    with event.install_listener("numba:compile", listener):
+        yield listener
+    gc.set_threshold(*before)
+
+
+def test_a_fastmlp_kernel_compiles_with_fewer_collections_then_thresholds_come_back(thresholds):
+    gc.set_threshold(700, 10, 10)
+    inner = compiled_as("fastmlp.kernels.probe")
+
+    def twice_inner(x):
+        return inner(x) * 2
+    outer = compiled_as("fastmlp.kernels.probe", twice_inner)
+    assert outer(3) == 8
+    assert gc.get_threshold() == (700, 10, 10)
+    # The outer compilation and the nested one (a kernel compiles its callees) alike.
+    assert [t for name, t in thresholds.seen] == [(collector.YOUNG_THRESHOLD, 10, 10)] * 2
+
+
+def test_other_functions_compile_at_the_callers_thresholds(thresholds):
+    gc.set_threshold(700, 10, 10)
+    assert compiled_as("someone_else")(1) == 2
+    assert [t for name, t in thresholds.seen] == [(700, 10, 10)]
+
+
+def test_a_failed_compilation_puts_the_thresholds_back(thresholds):
+    gc.set_threshold(500, 5, 5)
+
+    def broken(x):
+        return x + "one"
+    broken = compiled_as("fastmlp.kernels.probe", broken)
+    with pytest.raises(numba.TypingError):
+        broken(1)
+    assert gc.get_threshold() == (500, 5, 5)
+    assert thresholds.seen[0][1] == (collector.YOUNG_THRESHOLD, 5, 5)
+
+
+@pytest.mark.parametrize("young", [0, collector.YOUNG_THRESHOLD * 3])
+def test_a_collector_off_or_set_to_collect_less_often_is_left_alone(thresholds, young):
+    gc.set_threshold(young, 10, 10)
+    assert compiled_as("fastmlp.kernels.probe")(1) == 2
+    assert thresholds.seen[0][1] == (young, 10, 10)
+    assert gc.get_threshold() == (young, 10, 10)
