@@ -6,7 +6,9 @@ import numba
 import pytest
 from numba.core import event
 
-from fastmlp.kernels import collector
+from fastmlp.kernels import collector, jit
+
+from test_compilation import kernels
 
 
 class Thresholds(event.Listener):
@@ -79,3 +81,33 @@ def test_a_collector_off_or_set_to_collect_less_often_is_left_alone(thresholds, 
     assert compiled_as("fastmlp.kernels.probe")(1) == 2
     assert thresholds.seen[0][1] == (young, 10, 10)
     assert gc.get_threshold() == (young, 10, 10)
+
+
+def probe(x):
+    return x * 3
+
+
+def test_a_kernel_loads_from_the_cache_with_fewer_collections_then_thresholds_come_back():
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert jit.entry_kernel(probe)(2) == 6  # compiled and saved (or loaded)
+        kernel = jit.entry_kernel(probe)  # a new dispatcher: its first call loads
+        seen = []
+        load = kernel._cache._cache_file.load
+
+        def spied_load(key):
+            seen.append(gc.get_threshold())
+            return load(key)
+
+        kernel._cache._cache_file.load = spied_load
+        assert kernel(2) == 6
+        assert kernel.stats.cache_hits and seen[0] == (collector.YOUNG_THRESHOLD, 10, 10)
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_every_kernel_loads_with_fewer_collections():
+    for kernel in kernels():
+        assert kernel._cache.load_overload.__qualname__.startswith("while_loading."), kernel

@@ -12,7 +12,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import cache  # (before any kernel: their caches cover every kernel's source)
-from . import collector  # noqa: F401 (registers its listener)
+from . import collector
 
 FASTMATH = {"reassoc", "contract"}
 
@@ -20,17 +20,23 @@ FASTMATH = {"reassoc", "contract"}
 OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
 
+def _cached(dispatcher):
+    """``dispatcher`` with its on-disk cache's saves under a lock and its loads with fewer
+    garbage collections (see ``cache``, ``collector``)."""
+    return collector.while_loading(cache.lock_saves(dispatcher))
+
+
 def entry_kernel(func):
     """Compile ``func`` lazily (once per dtype), caching the machine code on disk: a kernel
     that Python calls."""
-    return cache.lock_saves(njit(**OPTIONS)(func))
+    return _cached(njit(**OPTIONS)(func))
 
 
 def kernel(func):
     """``entry_kernel`` for a kernel that only other kernels call: compiled without the
     wrappers Python would need to call it (they cost compile time, most for arguments such
     as the Layers and Workspace tuples)."""
-    return cache.lock_saves(njit(**OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func))
+    return _cached(njit(**OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)(func))
 
 
 def inline_kernel(func):
@@ -39,15 +45,15 @@ def inline_kernel(func):
     arithmetic. And for a kernel with one caller in the middle of a chain of calls: Numba
     links each kernel's callees into its machine code and optimizes them all again, so each
     level of calls costs compile time (``train.epoch_batches``: ~1.3 s of ~10 s)."""
-    return cache.lock_saves(njit(**OPTIONS, inline="always")(func))
+    return _cached(njit(**OPTIONS, inline="always")(func))
 
 
 def parallel_kernel(func):
     """``kernel`` with its ``prange`` loops run on Numba's threads. Compiling one starts the
     thread pool (OpenMP's where available), so only kernels that Python calls when asked for
     threads may call it."""
-    return cache.lock_saves(njit(**OPTIONS, parallel=True, no_cpython_wrapper=True,
-                                 no_cfunc_wrapper=True)(func))
+    return _cached(njit(**OPTIONS, parallel=True, no_cpython_wrapper=True,
+                        no_cfunc_wrapper=True)(func))
 
 
 def by_dtype(for_float32, for_float64):
