@@ -111,3 +111,50 @@ def test_a_kernel_loads_from_the_cache_with_fewer_collections_then_thresholds_co
 def test_every_kernel_loads_with_fewer_collections():
     for kernel in kernels():
         assert kernel._cache.load_overload.__qualname__.startswith("while_loading."), kernel
+
+
+def test_an_event_without_a_dispatcher_is_not_ours_and_raises_nothing():
+    for data in (None, {}, {"dispatcher": object()}):
+        ev = event.Event("numba:compile", event.EventStatus.START, data=data)
+        collector.LISTENER.on_start(ev)
+        collector.LISTENER.on_end(ev)
+    assert not collector._saved
+
+
+def test_a_function_of_no_module_compiles(thresholds):
+    """(``exec`` in a fresh namespace, as code generators do, gives __module__ None.)"""
+    namespace = {}
+    exec("def made(x):\n    return x - 1", namespace)
+    assert namespace["made"].__module__ is None
+    assert numba.njit(namespace["made"])(3) == 2
+
+
+def test_an_end_without_its_start_changes_nothing(thresholds):
+    """(An earlier listener that raises at a start keeps Numba from telling this one.)"""
+    gc.set_threshold(700, 10, 10)
+    ours = compiled_as("fastmlp.kernels.probe")
+    end = event.Event("numba:compile", event.EventStatus.END, data={"dispatcher": ours})
+    collector.LISTENER.on_end(end)
+    assert gc.get_threshold() == (700, 10, 10) and not collector._saved
+
+
+def test_a_failed_load_puts_the_thresholds_back():
+    class Failing:
+        def load_overload(self, sig, target_context):
+            seen.append(gc.get_threshold())
+            raise OSError("unreadable cache")
+
+    class Dispatcher:
+        _cache = Failing()
+
+    seen = []
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        loading = collector.while_loading(Dispatcher())
+        with pytest.raises(OSError):
+            loading._cache.load_overload(None, None)
+        assert seen == [(collector.YOUNG_THRESHOLD, 10, 10)]
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)

@@ -40,29 +40,37 @@ def _pause():
 
 
 def _resume():
-    thresholds = _saved.pop()
-    if not _saved:
-        gc.set_threshold(*thresholds)
+    if _saved:
+        thresholds = _saved.pop()
+        if not _saved:
+            gc.set_threshold(*thresholds)
 
 
 class _WhileCompiling(event.Listener):
-    """``fewer_collections`` from the start of a fastmlp kernel's compilation to its end."""
+    """``fewer_collections`` from the start of a fastmlp kernel's compilation to its end.
+
+    A compilation's start and end events carry the same data, by which they are paired: an
+    earlier listener that raises stops Numba from telling the later ones, so an end may come
+    without its start (and a start without its end: the thresholds then stay raised)."""
 
     def __init__(self):
-        self.ours = []  # per compilation begun and not ended: whether it is a fastmlp kernel
+        self.paused = {}  # id(data) -> data, of each fastmlp compilation started, not ended
 
     def on_start(self, ev):
-        self.ours.append(_is_fastmlp(ev.data["dispatcher"]))
-        if self.ours[-1]:
+        if _is_fastmlp((ev.data or {}).get("dispatcher")):
+            self.paused[id(ev.data)] = ev.data
             _pause()
 
     def on_end(self, ev):
-        if self.ours.pop():
+        if self.paused.pop(id(ev.data), None) is not None:
             _resume()
 
 
 def _is_fastmlp(dispatcher) -> bool:
-    return getattr(dispatcher.py_func, "__module__", "").startswith("fastmlp.")
+    """Whether ``dispatcher`` compiles a fastmlp function (never raises: a listener's error
+    would be the compilation's)."""
+    module = getattr(getattr(dispatcher, "py_func", None), "__module__", None)
+    return isinstance(module, str) and module.startswith("fastmlp.")
 
 
 LISTENER = _WhileCompiling()
