@@ -95,7 +95,8 @@ def _child(jobs: list[tuple[str, str]]) -> list[str]:
     # This fastmlp first: ``-c`` puts the current folder first, where another may be. (Not
     # ``-m fastmlp.compiling``: the package imports this module first, and runpy warns.)
     # Its work done and saved, it ends without the interpreter's teardown, which would free
-    # Numba's objects one by one (about half a second).
+    # Numba's objects one by one (about half a second; atexit handlers do not run either, so
+    # a NUMBA_CHROME_TRACE or coverage of the children is not written).
     child = (f"import os, sys; sys.path.insert(0, {package_parent!r}); "
              "from fastmlp.compiling import compile_groups; compile_groups(sys.argv[1:]); "
              "sys.stdout.flush(); os._exit(0)")

@@ -8,7 +8,8 @@ makes fewer, but enough for a collection of the whole heap in a first ``fit`` (4
 0.3 s). Meanwhile the youngest generation is collected every ``YOUNG_THRESHOLD`` new objects
 instead of every 700 (which still frees most cycles young: the process grows by a few MB,
 against ~100 MB with the collector off), and the thresholds are put back when it is done, or
-fails. A collector that is off, or set to collect less often, is left as it is.
+fails (a ``gc.set_threshold`` meanwhile, from another thread, is undone then). A collector
+that is off, or set to collect less often, is left as it is.
 """
 import contextlib
 import gc
