@@ -1,5 +1,5 @@
-"""Python's collector runs less often while a fastmlp kernel compiles, and as before after
-(``kernels/collector.py``)."""
+"""Python's collector runs less often while a fastmlp kernel compiles or loads, and as before
+after (``kernels/collector.py``)."""
 import gc
 
 import numba
@@ -12,8 +12,7 @@ from test_compilation import kernels
 
 
 class Thresholds(event.Listener):
-    """Records the collector's thresholds as each compilation starts (after fastmlp's
-    listener, registered at import, has run)."""
+    """Records the collector's thresholds as each compilation starts."""
 
     def __init__(self):
         self.seen = []
@@ -25,14 +24,13 @@ class Thresholds(event.Listener):
         pass
 
 
-def compiled_as(module: str, func=None):
-    """``func`` (by default, a new x + 1) as a new, uncached Numba function whose Python
-    function says it is from ``module``."""
+def kernel(func=None):
+    """``func`` (by default, a new x + 1) as a new, uncached Numba function compiling with
+    fewer collections, as fastmlp's kernels do."""
     if func is None:
         def func(x):
             return x + 1
-    func.__module__ = module
-    return numba.njit(func)
+    return collector.while_compiling(numba.njit(func))
 
 
 @pytest.fixture
@@ -46,11 +44,11 @@ def thresholds():
 
 def test_a_fastmlp_kernel_compiles_with_fewer_collections_then_thresholds_come_back(thresholds):
     gc.set_threshold(700, 10, 10)
-    inner = compiled_as("fastmlp.kernels.probe")
+    inner = kernel()
 
     def twice_inner(x):
         return inner(x) * 2
-    outer = compiled_as("fastmlp.kernels.probe", twice_inner)
+    outer = kernel(twice_inner)
     assert outer(3) == 8
     assert gc.get_threshold() == (700, 10, 10)
     # The outer compilation and the nested one (a kernel compiles its callees) alike.
@@ -59,7 +57,7 @@ def test_a_fastmlp_kernel_compiles_with_fewer_collections_then_thresholds_come_b
 
 def test_other_functions_compile_at_the_callers_thresholds(thresholds):
     gc.set_threshold(700, 10, 10)
-    assert compiled_as("someone_else")(1) == 2
+    assert numba.njit(lambda x: x + 1)(1) == 2
     assert [t for name, t in thresholds.seen] == [(700, 10, 10)]
 
 
@@ -68,7 +66,7 @@ def test_a_failed_compilation_puts_the_thresholds_back(thresholds):
 
     def broken(x):
         return x + "one"
-    broken = compiled_as("fastmlp.kernels.probe", broken)
+    broken = kernel(broken)
     with pytest.raises(numba.TypingError):
         broken(1)
     assert gc.get_threshold() == (500, 5, 5)
@@ -78,7 +76,7 @@ def test_a_failed_compilation_puts_the_thresholds_back(thresholds):
 @pytest.mark.parametrize("young", [0, collector.YOUNG_THRESHOLD * 3])
 def test_a_collector_off_or_set_to_collect_less_often_is_left_alone(thresholds, young):
     gc.set_threshold(young, 10, 10)
-    assert compiled_as("fastmlp.kernels.probe")(1) == 2
+    assert kernel()(1) == 2
     assert thresholds.seen[0][1] == (young, 10, 10)
     assert gc.get_threshold() == (young, 10, 10)
 
@@ -108,17 +106,9 @@ def test_a_kernel_loads_from_the_cache_with_fewer_collections_then_thresholds_co
         gc.set_threshold(*before)
 
 
-def test_every_kernel_loads_with_fewer_collections():
+def test_every_kernel_compiles_and_loads_with_fewer_collections():
     for kernel in kernels():
-        assert kernel._cache.load_overload.__qualname__.startswith("while_loading."), kernel
-
-
-def test_an_event_without_a_dispatcher_is_not_ours_and_raises_nothing():
-    for data in (None, {}, {"dispatcher": object()}):
-        ev = event.Event("numba:compile", event.EventStatus.START, data=data)
-        collector.LISTENER.on_start(ev)
-        collector.LISTENER.on_end(ev)
-    assert not collector._saved
+        assert kernel.compile.__qualname__.startswith("while_compiling."), kernel
 
 
 def test_a_function_of_no_module_compiles(thresholds):
@@ -129,31 +119,19 @@ def test_a_function_of_no_module_compiles(thresholds):
     assert numba.njit(namespace["made"])(3) == 2
 
 
-def test_an_end_without_its_start_changes_nothing(thresholds):
-    """(An earlier listener that raises at a start keeps Numba from telling this one.)"""
-    gc.set_threshold(700, 10, 10)
-    ours = compiled_as("fastmlp.kernels.probe")
-    end = event.Event("numba:compile", event.EventStatus.END, data={"dispatcher": ours})
-    collector.LISTENER.on_end(end)
-    assert gc.get_threshold() == (700, 10, 10) and not collector._saved
-
-
 def test_a_failed_load_puts_the_thresholds_back():
-    class Failing:
-        def load_overload(self, sig, target_context):
+    class Dispatcher:
+        def compile(self, sig):
             seen.append(gc.get_threshold())
             raise OSError("unreadable cache")
-
-    class Dispatcher:
-        _cache = Failing()
 
     seen = []
     before = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
-        loading = collector.while_loading(Dispatcher())
+        loading = collector.while_compiling(Dispatcher())
         with pytest.raises(OSError):
-            loading._cache.load_overload(None, None)
+            loading.compile(None)
         assert seen == [(collector.YOUNG_THRESHOLD, 10, 10)]
         assert gc.get_threshold() == (700, 10, 10)
     finally:

@@ -14,78 +14,39 @@ that is off, or set to collect less often, is left as it is.
 import contextlib
 import gc
 
-from numba.core import event
+from numba.core.compiler_lock import global_compiler_lock
 
 YOUNG_THRESHOLD = 100_000
 
 # The thresholds to put back, while a compilation or load runs (they nest: a kernel compiles
-# or loads its callees). Numba compiles and loads under its compiler lock: one at a time.
+# or loads its callees), under Numba's compiler lock: one at a time.
 _saved = []
 
 
 @contextlib.contextmanager
 def fewer_collections():
     """A block during which the youngest generation waits for YOUNG_THRESHOLD objects."""
-    _pause()
-    try:
-        yield
-    finally:
-        _resume()
-
-
-def _pause():
     thresholds = gc.get_threshold()
     _saved.append(thresholds)
     if len(_saved) == 1 and 0 < thresholds[0] < YOUNG_THRESHOLD:
         gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
-
-
-def _resume():
-    if _saved:
-        thresholds = _saved.pop()
+    try:
+        yield
+    finally:
+        _saved.pop()
         if not _saved:
             gc.set_threshold(*thresholds)
 
 
-class _WhileCompiling(event.Listener):
-    """``fewer_collections`` from the start of a fastmlp kernel's compilation to its end.
+def while_compiling(dispatcher):
+    """``dispatcher`` (a kernel's) compiling, or loading from Numba's cache, with
+    ``fewer_collections``: both happen in its ``compile``, called for a new type from Python
+    or from a kernel being compiled."""
+    compile = dispatcher.compile
 
-    A compilation's start and end events carry the same data, by which they are paired: an
-    earlier listener that raises stops Numba from telling the later ones, so an end may come
-    without its start (and a start without its end: the thresholds then stay raised)."""
+    def compile_with_fewer_collections(sig):
+        with global_compiler_lock, fewer_collections():
+            return compile(sig)
 
-    def __init__(self):
-        self.paused = {}  # id(data) -> data, of each fastmlp compilation started, not ended
-
-    def on_start(self, ev):
-        if _is_fastmlp((ev.data or {}).get("dispatcher")):
-            self.paused[id(ev.data)] = ev.data
-            _pause()
-
-    def on_end(self, ev):
-        if self.paused.pop(id(ev.data), None) is not None:
-            _resume()
-
-
-def _is_fastmlp(dispatcher) -> bool:
-    """Whether ``dispatcher`` compiles a fastmlp function (never raises: a listener's error
-    would be the compilation's)."""
-    module = getattr(getattr(dispatcher, "py_func", None), "__module__", None)
-    return isinstance(module, str) and module.startswith("fastmlp.")
-
-
-LISTENER = _WhileCompiling()
-event.register("numba:compile", LISTENER)
-
-
-def while_loading(dispatcher):
-    """``dispatcher`` (a kernel's), loading from Numba's cache with ``fewer_collections``."""
-    cache = dispatcher._cache
-    load = cache.load_overload
-
-    def load_overload(*args, **kwargs):
-        with fewer_collections():
-            return load(*args, **kwargs)
-
-    cache.load_overload = load_overload
+    dispatcher.compile = compile_with_fewer_collections
     return dispatcher

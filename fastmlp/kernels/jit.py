@@ -21,9 +21,9 @@ OPTIONS = dict(cache=True, fastmath=FASTMATH, error_model="numpy")
 
 
 def _cached(dispatcher):
-    """``dispatcher`` with its on-disk cache's saves under a lock and its loads with fewer
-    garbage collections (see ``cache``, ``collector``)."""
-    return collector.while_loading(cache.lock_saves(dispatcher))
+    """``dispatcher`` with its on-disk cache's saves under a lock, compiling and loading with
+    fewer garbage collections (see ``cache``, ``collector``)."""
+    return collector.while_compiling(cache.lock_saves(dispatcher))
 
 
 def entry_kernel(func):
