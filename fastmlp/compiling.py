@@ -30,10 +30,10 @@ import numpy as np
 GROUPS = {
     "threads": ("minibatches on threads, fit(threads=k)", 14.0),
     "per-sample": ("per-sample SGD, X of the other float dtype", 9.0),
-    "minibatch": ("minibatches, every optimizer", 7.0),
+    "minibatch": ("minibatches, every optimizer, gradients", 7.0),
     "momentum": ("per-sample momentum and Nesterov", 4.5),
     "adam": ("per-sample Adam", 5.0),
-    "evaluation": ("predict, loss, gradient, penalties", 3.0),
+    "evaluation": ("predict, loss, penalty", 3.0),
 }
 DTYPES = ("float32", "float64")
 
@@ -202,6 +202,7 @@ def compile_group(group: str, dtype: str) -> None:
         net.fit(X, y, batch_size=1, optimizer="adam")
     elif group == "minibatch":
         net.fit(X, y, batch_size=4)
+        net.gradient(X, y, l1=0.01, l2=0.01)
     elif group == "threads":
         # One batch just big enough to be split (``network.THREADS_FROM``).
         from .network import THREADS_FROM
@@ -209,6 +210,6 @@ def compile_group(group: str, dtype: str) -> None:
         net.fit(np.resize(X, (rows, 6)), np.resize(y, rows), batch_size=rows, threads=2)
     elif group == "evaluation":
         net.predict_proba(X)
-        net.gradient(X, y, l1=0.01, l2=0.01)
+        net.loss(X, y, l1=0.01, l2=0.01)
     else:
         raise ValueError(f"group: expected one of {', '.join(GROUPS)}, got {group!r}")

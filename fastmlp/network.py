@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from .kernels.adam import adam_sample_epochs
-from .kernels.evaluate import GRADIENT, LOSS, LOSS_AND_OUTPUTS, OUTPUTS, evaluate
+from .kernels.evaluate import LOSS, LOSS_AND_OUTPUTS, OUTPUTS, evaluate
 from .kernels.fpmode import flush_subnormals, restore_mode
 from .kernels.penalty import add_penalty_gradient, penalty
 from .kernels.momentum import momentum_sample_epochs
@@ -139,7 +139,7 @@ class Network(BaseNetwork):
                 result = batch_epochs(*self._kernel_args, self.config.loss_code, X, T, orders,
                                       begin, end, batch_size, lrs, s(l1), s(l2), optimizer.code,
                                       optimizer.hyper(self.dtype), self._state, steps, losses,
-                                      last_good, last_state)
+                                      last_good, last_state, self._params[:0])
             self._steps = int(steps[0])
             return result
 
@@ -179,22 +179,37 @@ class Network(BaseNetwork):
     def _data_loss_and_outputs(self, X, T):
         # (One pass over X: validation after each epoch cost two, 17% of a batch-128 epoch
         # of MNIST with its 10,000 test images.)
-        return self._evaluate(X, T, LOSS_AND_OUTPUTS)[:2]
+        return self._evaluate(X, T, LOSS_AND_OUTPUTS)
 
     def _data_loss(self, X, T, want_grad):
-        loss, _, grad = self._evaluate(X, T, GRADIENT if want_grad else LOSS)
-        return loss, grad
+        if want_grad:
+            return self._data_gradient(X, T)
+        return self._evaluate(X, T, LOSS)[0], None
 
     def _evaluate(self, X, T, what: int):
         """``kernels.evaluate``'s ``what`` on X ``(n, n_in)`` and T ``(n, n_out)`` (None for
-        OUTPUTS): (mean loss, outputs ``(n, n_out)`` or None, flat gradient or None)."""
-        outputs, gradient = what in (OUTPUTS, LOSS_AND_OUTPUTS), what == GRADIENT
+        OUTPUTS): (mean loss, outputs ``(n, n_out)`` or None)."""
+        outputs = what in (OUTPUTS, LOSS_AND_OUTPUTS)
         out = np.empty((X.shape[0] if outputs else 0, self.sizes[-1]), self.dtype)
-        grad = np.empty(self._params.size if gradient else 0, self.dtype)
         with _subnormals_flushed(), _one_blas_thread():
             loss = evaluate(*self._kernel_args, self.config.loss_code, X,
-                            out[:0] if T is None else T, what, out, grad)
-        return loss, out if outputs else None, grad if gradient else None
+                            out[:0] if T is None else T, what, out)
+        return loss, out if outputs else None
+
+    def _data_gradient(self, X, T):
+        """(mean loss, its flat gradient) over X ``(n, n_in)`` and T ``(n, n_out)``: what
+        ``batch_epochs`` computes when given a gradient buffer. Its other arguments are of the
+        types training passes, so that it runs the kernel training compiled."""
+        grad = np.empty_like(self._params)
+        losses = np.empty(1)
+        no_state = np.empty((0, self._params.size), self.dtype)
+        zero = self._scalar(0)
+        with _subnormals_flushed(), _one_blas_thread():
+            batch_epochs(*self._kernel_args, self.config.loss_code, X, T,
+                         np.empty((0, 0), np.int64), 0, 0, 1, np.empty(0, self.dtype), zero, zero,
+                         0, np.empty(4, self.dtype), no_state, np.zeros(2, np.int64), losses,
+                         self._params, no_state, grad)
+        return float(losses[0]), grad
 
     def _penalty(self, l1, l2, want_grad):
         if l1 == 0 and l2 == 0 and not want_grad:

@@ -24,6 +24,7 @@ def test_one_compilation_per_dtype():
             net.predict(X)
             net.gradient(X, y, l1=0.1)
             net.fit(X.astype(np.float64 if dtype == np.float32 else np.float32), y)
+    # (batch_epochs: the gradient takes it too, with the argument types training passes.)
     for kernel in (train.sgd_sample_epochs, train.batch_epochs, evaluate.evaluate):
         dtypes = [sig[0].dtype for sig in kernel.signatures]
         assert len(dtypes) == len(set(dtypes)) == 2, (kernel, kernel.signatures)

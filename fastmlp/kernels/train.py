@@ -2,19 +2,20 @@
 import numpy as np
 
 from .arrays import all_finite, copy, rescale
-from .backward import backward, backward_sgd
+from .backward import backward_sgd
 from .borrow import borrowed, borrowed_matrix
 from .buffers import borrowed_flat, layer_bias, layer_weight, layers
 from .deferred import RING, borrowed_pending, defer_steps, pending_forward, pending_steps, \
     settle_all
-from .forward import forward, forward_sample
+from .forward import forward_sample
+from .gradient import batch_gradient, dataset_gradient
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .prefetch import prefetch_sample
 from .update import MOMENTUM, NESTEROV, SGD, momentum_step, sgd, step
 from .vectors import takes_pending_rows
-from .workspace import borrowed_workspace, delta_block, layer_row, workspace
+from .workspace import borrowed_workspace, layer_row, workspace
 
 
 # Prefetch distances (see ``prefetch``), in samples: a batch's rows are copied into its block
@@ -25,28 +26,6 @@ from .workspace import borrowed_workspace, delta_block, layer_row, workspace
 # nothing over 12 in batches, 6 or 10 nothing over 3 per sample.
 AHEAD = 12
 AHEAD_SAMPLE = 3
-
-
-@kernel
-def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, first, keep, rate):
-    """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss
-    and whether ``first`` took the first layer's step instead (see ``backward``; rate 0:
-    never).
-
-    net, grad: Layers of the parameters and of the gradient buffer.
-    A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
-    to A0's row s.
-    """
-    n_layers = len(net.W)
-    rows = A0.shape[0]
-    Z, sparse = forward(net, codes, A0, ws)
-    n_out = Z.shape[1]
-    D = delta_block(ws.d_a, rows, n_out)
-    loss = 0.0
-    for s in range(rows):
-        loss += output_loss(codes[n_layers - 1], loss_code, Z[s], T[targets[s]], D[s], scale)
-    stepped = backward(net, codes, A0, sparse, ws, D, grad, first, keep, rate)
-    return loss, stepped
 
 
 @inline_kernel
@@ -224,10 +203,20 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
 @entry_kernel
 def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, begin, end,
                  batch_size, lrs, l1, l2, optimizer, hyper, state, steps, losses, last_good,
-                 last_state):
+                 last_state, mean_grad):
     """Minibatch training over ``orders`` (see above; begin is a multiple of batch_size) with
     ``optimizer`` (an ``update`` code; hyper, state and steps as ``update.step`` takes them,
-    steps[1] and last_state the last good epoch's)."""
+    steps[1] and last_state the last good epoch's).
+
+    Or, if mean_grad (laid out like params) is not empty, no training: mean_grad <- the
+    gradient of the mean loss over all of X (``gradient.dataset_gradient``), losses[0] <-
+    that loss; returns (0, False). (Here, where ``batch_gradient`` is compiled anyway: in
+    ``evaluate`` it made prediction compile the backward pass too, about 4 s.)
+    """
+    if mean_grad.shape[0] > 0:
+        losses[0] = dataset_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T,
+                                     mean_grad)
+        return 0, False
     k, n = orders.shape
     capacity = min(batch_size, n)
     # Each batch's rows are views: borrowed ones (see ``borrow``) cost no atomic operations.
