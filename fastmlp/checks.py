@@ -127,10 +127,13 @@ def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
 
 
 def _narrowed(arr: np.ndarray, dtype, name: str) -> np.ndarray:
-    """Finite arr (checked) as a C-contiguous array of dtype, checked again where a float of
-    more bits became one of fewer: a value too large for dtype becomes infinite."""
+    """Finite arr (checked) as a writable C-contiguous array of dtype (a read-only one is
+    copied, as ``as_features`` copies X), checked again where a float of more bits became one
+    of fewer: a value too large for dtype becomes infinite."""
     with np.errstate(over="ignore"):  # (reported below)
         out = np.ascontiguousarray(arr, dtype=dtype)
+    if not out.flags.writeable:
+        out = out.copy()
     if arr.dtype.kind == "f" and out.dtype.itemsize < arr.dtype.itemsize:
         _check_finite(out, name, source=arr)
     return out

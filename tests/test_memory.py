@@ -87,3 +87,24 @@ def test_read_only_X_is_copied_rather_than_compiled_for(tmp_path):
     twin.fit(X, y)
     assert np.array_equal(net.predict(frozen), twin.predict(X))
     assert (len(sgd_sample_epochs.signatures), len(evaluate.signatures)) == compiled
+
+
+def test_read_only_targets_are_copied_rather_than_compiled_for(tmp_path):
+    from fastmlp.kernels.evaluate import evaluate
+    from fastmlp.kernels.train import batch_epochs
+    rng = np.random.default_rng(4)
+    X, T = rng.random((30, 5), dtype=np.float32), rng.random((30, 2), dtype=np.float32)
+    np.save(tmp_path / "T.npy", T)
+    frozen = np.load(tmp_path / "T.npy", mmap_mode="r")
+    net = Network([5, 4, 2], output="identity", seed=0)
+    net.fit(X, T, batch_size=4)
+    net.gradient(X, T)
+    net.loss(X, T)
+    compiled = len(batch_epochs.signatures), len(evaluate.signatures)
+    twin = Network([5, 4, 2], output="identity", seed=0)
+    net.fit(X, frozen, batch_size=4)
+    twin.fit(X, T, batch_size=4)
+    twin.fit(X, T, batch_size=4)
+    assert np.array_equal(net.gradient(X, frozen), twin.gradient(X, T))
+    assert net.loss(X, frozen) == twin.loss(X, T)
+    assert (len(batch_epochs.signatures), len(evaluate.signatures)) == compiled
