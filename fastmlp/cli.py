@@ -250,7 +250,7 @@ def warm_up(data: Data, s: dict) -> float:
     the training kernels, then one with validation for the evaluation kernels. If the first
     takes long (it compiles), the evaluation kernels compile meanwhile in another process,
     which the second waits for and then loads them from the cache (on two cores, digits'
-    first run: 12 s instead of 20 s; see benchmarks/HISTORY.md, Compilation). Returns the
+    first run: 9 s instead of 13.5 s; see benchmarks/HISTORY.md, Compilation). Returns the
     seconds it took."""
     started = time.perf_counter()
     X, y = data.splits["train"]
