@@ -18,23 +18,24 @@ from numba.core.compiler_lock import global_compiler_lock
 
 YOUNG_THRESHOLD = 100_000
 
-# The thresholds to put back, while a compilation or load runs (they nest: a kernel compiles
-# or loads its callees), under Numba's compiler lock: one at a time.
-_saved = []
+# How many blocks are open (they nest: a kernel compiles or loads its callees), under Numba's
+# compiler lock: one thread at a time. The outermost sets the thresholds and puts them back.
+_depth = 0
 
 
 @contextlib.contextmanager
 def fewer_collections():
     """A block during which the youngest generation waits for YOUNG_THRESHOLD objects."""
+    global _depth
     thresholds = gc.get_threshold()
-    _saved.append(thresholds)
-    if len(_saved) == 1 and 0 < thresholds[0] < YOUNG_THRESHOLD:
+    _depth += 1
+    if _depth == 1 and 0 < thresholds[0] < YOUNG_THRESHOLD:
         gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
-        _saved.pop()
-        if not _saved:
+        _depth -= 1
+        if _depth == 0:
             gc.set_threshold(*thresholds)
 
 
