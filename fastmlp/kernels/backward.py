@@ -133,7 +133,7 @@ def step_rows(a, index, k, W, d, lr):
             W[i, j] -= c * d[j]
 
 
-@kernel
+@inline_kernel
 def backward(net, codes, A0, sparse, ws, d_out, grad, first, keep, rate):
     """grad (Layers of the gradient buffer) <- the gradient of ``net`` whose output deltas are
     ``d_out`` ``(rows, n_out)``; except that if rate is not 0 and the input is sparse, grad.W[0]

@@ -5,7 +5,7 @@ from .arrays import add
 from .backward import backward
 from .buffers import layers
 from .forward import forward
-from .jit import inline_kernel, kernel
+from .jit import inline_kernel
 from .loss import output_loss
 from .workspace import delta_block, workspace
 
@@ -13,7 +13,7 @@ from .workspace import delta_block, workspace
 CHUNK = 256
 
 
-@kernel
+@inline_kernel
 def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, first, keep, rate):
     """grad <- scale * gradient of the summed loss of the block A0; returns that summed loss
     and whether ``first`` took the first layer's step instead (see ``backward``; rate 0:
@@ -22,6 +22,10 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, first
     net, grad: Layers of the parameters and of the gradient buffer.
     A0: ``(rows, n_in)``; T: all targets ``(n, n_out)``, of which row ``targets[s]`` belongs
     to A0's row s.
+
+    (Inlined, with ``backward``, into ``train.batch_epochs``, the one kernel that Python
+    calls for them: as kernels of their own, each was optimized and compiled alone and then
+    again with its caller. The minibatch kernels compile about a second quicker.)
     """
     n_layers = len(net.W)
     rows = A0.shape[0]
