@@ -28,7 +28,7 @@ import numpy as np
 # Each group: what it compiles, and a weight for sharing the groups out, the longest first:
 # about its seconds on this project's 2-core machine, between what it takes alone in a new
 # process and after groups whose kernels it shares. (On the AMD EPYC: per-sample SGD 9-10 s;
-# minibatches 10 s alone, 4.6 s after per-sample SGD; the evaluation group 6.5 s alone, 1.1 s
+# minibatches 10 s alone, 8.5 s after per-sample SGD; the evaluation group 6.5 s alone, 1.1 s
 # after minibatches or threads. Weights of those times instead gave `--threads` a worse
 # schedule: 22.7 s against 19.9-21.8 s.)
 GROUPS = {

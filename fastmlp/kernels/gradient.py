@@ -24,8 +24,9 @@ def batch_gradient(net, codes, loss_code, A0, T, targets, scale, ws, grad, first
     to A0's row s.
 
     (Inlined, with ``backward``, into ``train.batch_epochs``, the one kernel that Python
-    calls for them: as kernels of their own, each was optimized and compiled alone and then
-    again with its caller. The minibatch kernels compile about a second quicker.)
+    calls for them, at both its call sites: as kernels of their own, each was optimized and
+    compiled alone and then again with its caller. Two inlined copies still compile about a
+    second quicker.)
     """
     n_layers = len(net.W)
     rows = A0.shape[0]
