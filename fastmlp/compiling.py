@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-# Each group: what it compiles, and a weight for sharing the groups out, the longest first:
-# about its seconds on this project's 2-core machine, between what it takes alone in a new
-# process and after groups whose kernels it shares. (On the AMD EPYC: per-sample SGD 9-10 s;
-# minibatches 10 s alone, 8.5 s after per-sample SGD; the evaluation group 6.5 s alone, 1.1 s
-# after minibatches or threads. Weights of those times instead gave `--threads` a worse
-# schedule: 22.7 s against 19.9-21.8 s.)
+# Each group: what it compiles, and a weight for sharing the groups out, the longest first.
+# The weights were set near the groups' seconds on this project's 2-core machine; what they
+# decide, and what was measured, is the schedule they give. (On the AMD EPYC: per-sample SGD
+# 9-10 s; minibatches 10 s alone, 8.5 s after per-sample SGD; the evaluation group 6.5 s
+# alone, 1.1 s after minibatches or threads. Weights of those times instead gave `--threads`
+# a worse schedule: 22.7 s against 19.9-21.8 s.)
 GROUPS = {
     "threads": ("minibatches on threads, fit(threads=k)", 14.0),
     "per-sample": ("per-sample SGD, X of the other float dtype", 9.0),
