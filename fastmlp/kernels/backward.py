@@ -150,7 +150,7 @@ def backward(net, codes, A0, sparse, ws, d_out, grad, first, keep, rate):
     dW = grad.W[0]
     if sparse and rate != 0:
         if keep != 1:
-            rescale(first, float(keep))
+            rescale(first, np.float64(keep))  # (float64, as every other caller's)
         sparse_sgd_step(A0, ws.ptr, ws.input_index, D, first, rate)
     elif sparse:
         sparse_weight_gradient(A0, ws.ptr, ws.input_index, D, dW)
