@@ -73,8 +73,8 @@ def test_no_kernel_compiles_twice_for_a_constant_argument():
         assert len(signatures) == len(set(signatures)), (kernel, kernel.signatures)
 
 
-# A new process, with an empty cache, that compiles every float32 kernel but the threaded
-# one, listing each kernel that compiles more than once (by dispatcher: overloads share names).
+# A new process, with an empty cache, that compiles every float32 kernel, listing each kernel
+# that compiles more than once (by dispatcher: overloads share names).
 FRESH = """
 import collections, json, sys
 from numba.core import event
@@ -94,7 +94,7 @@ class Listener(event.Listener):
 
 event.register("numba:compile", Listener())
 from fastmlp.compiling import compile_group
-for group in ("per-sample", "momentum", "adam", "minibatch", "evaluation"):
+for group in ("per-sample", "momentum", "adam", "minibatch", "evaluation", "threads"):
     compile_group(group, "float32")
 print(json.dumps({names[k]: n for k, n in compiled.items()
                   if names[k].startswith("fastmlp.") and n > 1}))
@@ -105,7 +105,8 @@ def test_every_kernel_compiles_once_in_one_process(tmp_path):
     """Each kernel that training, the gradient and prediction compile (the kernels called
     from the two call sites of the inlined ``batch_gradient`` among them) compiles for one set
     of argument types only: a second specialization costs compilation and goes unnoticed
-    otherwise (``rescale`` had one for a float32 factor). Other tests run with a warm cache,
+    otherwise (``rescale`` had one for a float32 factor, ``part_rows`` and
+    ``workspace_part`` one for a uint64 loop index). Other tests run with a warm cache,
     in which a kernel that only other kernels call never compiles."""
     package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": package_parent}

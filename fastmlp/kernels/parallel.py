@@ -59,11 +59,13 @@ def first_layer_parts(X, batch, W, b, zero_bias, inputs, Z_parts, stacked, spars
     rows = batch.shape[0]
     for c in prange(parts):
         flush_subnormals()
-        first, last = part_rows(c, W.shape[0], parts)
+        # (A prange's index may be typed uint64, here or in another loop: as int64, each
+        # callee compiles once for every loop.)
+        first, last = part_rows(np.int64(c), W.shape[0], parts)
         A = flat_block(inputs[c], rows, last - first)
         for s in range(rows):
             copy(X[batch[s], first:last], A[s])
-        ws = workspace_part(stacked, c)
+        ws = workspace_part(stacked, np.int64(c))
         sparse[c] = first_layer_forward(A, W[first:last], b if c == 0 else zero_bias,
                                         Z_parts[c, :rows], ws.ptr, ws.input_index)
         restore_mode(caller)
@@ -80,9 +82,9 @@ def upper_layer_parts(net, codes, loss_code, T, batch, scale, Z_parts, stacked, 
     rows = batch.shape[0]
     for p in prange(parts):
         flush_subnormals()
-        begin, end = part_rows(p, rows, parts)
+        begin, end = part_rows(np.int64(p), rows, parts)
         if end > begin:
-            ws = workspace_part(stacked, p)
+            ws = workspace_part(stacked, np.int64(p))
             Z0 = layer_block(ws, np.int64(0), end - begin)
             for s in range(end - begin):
                 copy(Z_parts[0, begin + s], Z0[s])
@@ -127,9 +129,9 @@ def finish_parts(params, n_w0, W, dW, lr, step_now, inputs, D0, stacked, sparse,
     n = params.shape[0]
     for c in prange(parts):
         flush_subnormals()
-        first, last = part_rows(c, W.shape[0], parts)
+        first, last = part_rows(np.int64(c), W.shape[0], parts)
         A = flat_block(inputs[c], rows, last - first)
-        ws = workspace_part(stacked, c)
+        ws = workspace_part(stacked, np.int64(c))
         if step_now and sparse[c]:
             sparse_sgd_step(A, ws.ptr, ws.input_index, D0, W[first:last], lr)
         elif step_now:
@@ -141,7 +143,7 @@ def finish_parts(params, n_w0, W, dW, lr, step_now, inputs, D0, stacked, sparse,
             sparse_weight_gradient(A, ws.ptr, ws.input_index, D0, dW[first:last])
         else:
             np.dot(A.T, D0, dW[first:last])
-        begin, end = part_rows(c, n - n_w0, parts)
+        begin, end = part_rows(np.int64(c), n - n_w0, parts)
         total = grads[0, n_w0 + begin:n_w0 + end]
         for p in range(1, parts):
             add(grads[p, n_w0 + begin:n_w0 + end], total)
