@@ -18,7 +18,7 @@ from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_sample
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
-from .prefetch import prefetch_ahead
+from .prefetch import prefetch_row_to_l2, prefetch_sample
 from .train import AHEAD_SAMPLE, FAR_AHEAD_SAMPLE, GOING_ON, DIVERGED, end_epoch
 from .update import adam_factors, adam_step, adam_update
 from .workspace import borrowed_workspace, layer_row, workspace
@@ -76,16 +76,18 @@ def adam_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orde
     net = borrowed_flat(params, sizes, w_off, b_off)
     mom = borrowed_flat(state[0], sizes, w_off, b_off)
     vel = borrowed_flat(state[1], sizes, w_off, b_off)
-    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     for e in range(k):
         ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)
         stop = end if e == k - 1 else n
         total = losses[e] if e == 0 else 0.0
-        order = orders[e]
         for position in range(begin if e == 0 else 0, stop):
-            i = order[position]
-            prefetch_ahead(X, T, order, position, stop, AHEAD_SAMPLE, FAR_AHEAD_SAMPLE)
+            i = orders[e, position]
+            if position + AHEAD_SAMPLE < stop:
+                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+            if position + FAR_AHEAD_SAMPLE < stop:
+                prefetch_row_to_l2(X, orders[e, position + FAR_AHEAD_SAMPLE])
             z, _ = forward_sample(net, codes, X[i], ws, one, 0)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             steps[0] += 1

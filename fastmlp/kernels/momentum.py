@@ -26,7 +26,7 @@ from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_hidden, nonzeros
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
-from .prefetch import prefetch_ahead
+from .prefetch import prefetch_row_to_l2, prefetch_sample
 from .train import AHEAD_SAMPLE, FAR_AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step, momentum_update
 from .vectors import narrow_rows_sum, steps_with_tails, sums_in_vectors, \
@@ -144,7 +144,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
     net = borrowed_flat(params, sizes, w_off, b_off)
     vel = borrowed_flat(state[0], sizes, w_off, b_off)
     U, S, b0 = layer_weight(net, 0), layer_weight(vel, 0), layer_bias(net, 0)
-    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     m = float(mu)
     for e in range(k):
@@ -156,10 +156,12 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
         total = losses[e] if e == 0 else 0.0
         add_scaled(S, -c, U)  # (W, v) -> (U, S) with sigma = 1
         sigma = 1.0
-        order = orders[e]
         for position in range(begin if e == 0 else 0, stop):
-            i = order[position]
-            prefetch_ahead(X, T, order, position, stop, AHEAD_SAMPLE, FAR_AHEAD_SAMPLE)
+            i = orders[e, position]
+            if position + AHEAD_SAMPLE < stop:
+                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+            if position + FAR_AHEAD_SAMPLE < stop:
+                prefetch_row_to_l2(X, orders[e, position + FAR_AHEAD_SAMPLE])
             x = X[i]
             k0 = nonzeros(x, ws.input_index)
             lagged_forward_row(x, ws.input_index, k0, U, S, params.dtype.type(c * sigma),

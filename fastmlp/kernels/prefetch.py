@@ -7,12 +7,14 @@ the hottest loads of their loops. Hardware prefetchers only catch on within a ro
 prefetch of the row's start a few samples ahead (see ``prefetch_row`` and ``train.AHEAD``)
 lets more of those loads find it in cache: MNIST 1.07x per sample, 1.04-1.05x in batches,
 though the copy of a batch's rows still took about a tenth of a batch-128 epoch, mostly
-waiting for DRAM. Every line of the row further ahead (``train.FAR_AHEAD``), into L2 only,
-then brings the rest of it: MNIST per sample 1.02-1.05x, batch 128 1.03-1.04x on Zen 4.
+waiting for DRAM. Every line of the input row further ahead (``train.FAR_AHEAD``), into L2
+only, then brings the rest of it: on Zen 4, MNIST batch 128 1.03x, per sample 1.0x when
+memory answers fast and up to 1.14x when it does not.
 A prefetch changes no value and never faults, so results are the same bits.
 """
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
@@ -23,41 +25,55 @@ LINE_BYTES = 64
 EVERY_LINE_UP_TO = 1024  # bytes
 
 
-def _prefetch_line(locality: int):
-    """The code of a prefetch of the line holding ``array[k]``, with LLVM's ``locality``."""
-    def codegen(context, builder, signature, args):
-        array_ty, k_ty = signature.args
-        data = make_array(array_ty)(context, builder, args[0]).data
-        address = builder.gep(data, [context.cast(builder, args[1], k_ty, types.intp)])
-        pointer = builder.bitcast(address, ir.IntType(8).as_pointer())
-        int32 = ir.IntType(32)
-        function = builder.module.declare_intrinsic(
-            "llvm.prefetch", [pointer.type],
-            ir.FunctionType(ir.VoidType(), [pointer.type, int32, int32, int32]))
-        # (read, locality, data cache)
-        builder.call(function, [pointer, int32(0), int32(locality), int32(1)])
-        return context.get_dummy_value()
-    return codegen
-
-
-def _is_vector_and_index(array, k) -> bool:
-    return isinstance(array, types.Array) and array.ndim == 1 and isinstance(k, types.Integer)
+def _prefetch_line(builder, address, locality):
+    """Emit a prefetch of the line holding ``address``, for reading, with LLVM's locality: 3
+    into L1 (``prefetcht0``), 2 into L2 only (``prefetcht1``)."""
+    pointer = builder.bitcast(address, ir.IntType(8).as_pointer())
+    int32 = ir.IntType(32)
+    function = builder.module.declare_intrinsic(
+        "llvm.prefetch", [pointer.type],
+        ir.FunctionType(ir.VoidType(), [pointer.type, int32, int32, int32]))
+    builder.call(function, [pointer, int32(0), int32(locality), int32(1)])  # (data cache)
 
 
 @intrinsic
 def prefetch(typingctx, array, k):
     """Bring the cache line holding ``array[k]`` (a 1-D array) into L1, for reading."""
-    if not _is_vector_and_index(array, k):
+    if not (isinstance(array, types.Array) and array.ndim == 1
+            and isinstance(k, types.Integer)):
         return None
-    return types.none(array, k), _prefetch_line(3)  # (prefetcht0)
+
+    def codegen(context, builder, signature, args):
+        array_ty, k_ty = signature.args
+        data = make_array(array_ty)(context, builder, args[0]).data
+        _prefetch_line(builder, builder.gep(data, [context.cast(builder, args[1], k_ty,
+                                                                types.intp)]), 3)
+        return context.get_dummy_value()
+    return types.none(array, k), codegen
 
 
 @intrinsic
-def prefetch_to_l2(typingctx, array, k):
-    """``prefetch`` into L2 only, leaving L1 to the loops at work."""
-    if not _is_vector_and_index(array, k):
+def prefetch_row_to_l2(typingctx, X, i):
+    """Bring every line of row i of X (2-D, C-contiguous) into L2 only, leaving L1 to the loops
+    at work. (An intrinsic: as an inline kernel, its few lines took Numba 0.1-0.3 s more to
+    compile in each big per-sample kernel, about 3% more of its work.)"""
+    if not (isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C"
+            and isinstance(i, types.Integer)):
         return None
-    return types.none(array, k), _prefetch_line(2)  # (prefetcht1)
+
+    def codegen(context, builder, signature, args):
+        X_ty, i_ty = signature.args
+        array = make_array(X_ty)(context, builder, args[0])
+        n = cgutils.unpack_tuple(builder, array.shape)[1]
+        i = context.cast(builder, args[1], i_ty, types.intp)
+        row = builder.bitcast(builder.gep(array.data, [builder.mul(i, n)]),
+                              ir.IntType(8).as_pointer())
+        n_bytes = builder.mul(n, array.itemsize)
+        with cgutils.for_range_slice(builder, cgutils.intp_t(0), n_bytes,
+                                     cgutils.intp_t(LINE_BYTES)) as (offset, _):
+            _prefetch_line(builder, builder.gep(row, [offset]), 2)
+        return context.get_dummy_value()
+    return types.none(X, i), codegen
 
 
 @inline_kernel
@@ -87,21 +103,3 @@ def prefetch_sample(X, T, i):
     """Prefetch sample i's input and target rows (X, T: 2-D, C-contiguous)."""
     prefetch_row(X[i])
     prefetch_row(T[i])
-
-
-@inline_kernel
-def prefetch_row_to_l2(row):
-    """Prefetch every line of ``row`` (1-D, contiguous) into L2."""
-    for k in range(0, row.shape[0], LINE_BYTES // row.itemsize):
-        prefetch_to_l2(row, k)
-
-
-@inline_kernel
-def prefetch_ahead(X, T, order, position, stop, near, far):
-    """For a loop over the samples ``order[position]`` up to position stop: prefetch the
-    rows of the sample ``near`` positions ahead (``prefetch_sample``), and every line of the
-    input row ``far`` positions ahead into L2 (see the module's docstring)."""
-    if position + near < stop:
-        prefetch_sample(X, T, order[position + near])
-    if position + far < stop:
-        prefetch_row_to_l2(X[order[position + far]])

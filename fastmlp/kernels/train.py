@@ -12,7 +12,7 @@ from .gradient import batch_gradient, dataset_gradient
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
-from .prefetch import prefetch_ahead
+from .prefetch import prefetch_row_to_l2, prefetch_sample
 from .update import MOMENTUM, NESTEROV, SGD, momentum_step, sgd, step
 from .vectors import takes_pending_rows
 from .workspace import borrowed_workspace, layer_row, workspace
@@ -26,10 +26,12 @@ from .workspace import borrowed_workspace, layer_row, workspace
 # nothing over 12 in batches, 6 or 10 nothing over 3 per sample.
 AHEAD = 12
 AHEAD_SAMPLE = 3
-# And every line of the input row this many positions later into L2 (``prefetch_to_l2``), so
-# that the rows come from L2 rather than DRAM. Side by side on Zen 4 (MNIST, medians of paired
-# epochs): batch 128 1.03-1.04x at 24-96 ahead; per sample 1.02-1.05x at 8-24 ahead (1.01x
-# at 12 once: noise), 0.93x into L1 at 3 ahead, 0.98x with every other line only.
+# And every line of the input row this many positions later into L2 (``prefetch_row_to_l2``),
+# so that those loads find the whole row in L2 rather than in DRAM. On Zen 4 (MNIST, paired
+# epochs in eleven or six processes): batch 128 1.03x (1.02-1.035x in five of six processes,
+# 0.98x in one); per sample 1.006x in the median, 0.94-1.14x: it gains most where the rows
+# come slowest (the machine's slow minutes, some placements of X), and the epochs vary less.
+# Into L1 at 3 ahead, per sample 0.93x.
 FAR_AHEAD = 32
 FAR_AHEAD_SAMPLE = 16
 
@@ -62,7 +64,10 @@ def epoch_batches(params, net, sizes, w_off, codes, loss_code, X, T, order, begi
         rows = min(batch_size, end - start)
         batch = order[start:start + rows]
         for s in range(rows):
-            prefetch_ahead(X, T, order, start + s, end, AHEAD, FAR_AHEAD)
+            if start + s + AHEAD < end:
+                prefetch_sample(X, T, order[start + s + AHEAD])
+            if start + s + FAR_AHEAD < end:
+                prefetch_row_to_l2(X, order[start + s + FAR_AHEAD])
             copy(X[batch[s]], A0[s])
         loss, stepped = batch_gradient(net, codes, loss_code, A0[:rows], T, batch,
                                        one / params.dtype.type(rows), ws, grad_layers, first,
@@ -153,7 +158,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     # The per-sample loop takes borrowed views only (see ``borrow``).
     net = borrowed_flat(params, sizes, w_off, b_off)
     W0, b0 = layer_weight(net, 0), layer_bias(net, 0)
-    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     pending_owner = pending_steps(W0)
     scale = 1.0  # float64: it multiplies up tens of thousands of decays
@@ -168,10 +173,12 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         # First-layer steps wait for the next reader of their row (see ``deferred``) unless
         # every row steps every time (a penalty not kept aside by ``lazy``).
         defer = takes_pending_rows(W0) and l1 == 0 and (l2 == 0 or lazy)
-        order = orders[e]
         for position in range(begin if e == 0 else 0, stop):
-            i = order[position]
-            prefetch_ahead(X, T, order, position, stop, AHEAD_SAMPLE, FAR_AHEAD_SAMPLE)
+            i = orders[e, position]
+            if position + AHEAD_SAMPLE < stop:
+                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+            if position + FAR_AHEAD_SAMPLE < stop:
+                prefetch_row_to_l2(X, orders[e, position + FAR_AHEAD_SAMPLE])
             x, scale0 = X[i], params.dtype.type(scale)
             first, k0 = 0, 0  # (the first layer forward_sample and backward_sgd take)
             if defer:
@@ -226,7 +233,7 @@ def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, be
     capacity = min(batch_size, n)
     # Each batch's rows are views: borrowed ones (see ``borrow``) cost no atomic operations.
     net = layers(borrowed(params), sizes, w_off, b_off)
-    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
+    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
     owners = (workspace(params, sizes, capacity), np.empty((capacity, sizes[0]), params.dtype),
               np.empty_like(params))
     grad = borrowed(owners[2])
