@@ -26,8 +26,8 @@ from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_hidden, nonzeros
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
-from .prefetch import prefetch_row_to_l2, prefetch_sample
-from .train import AHEAD_SAMPLE, FAR_AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
+from .prefetch import prefetch_sample
+from .train import AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step, momentum_update
 from .vectors import narrow_rows_sum, steps_with_tails, sums_in_vectors, \
     whole_vector_rows_step
@@ -160,8 +160,6 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
             i = orders[e, position]
             if position + AHEAD_SAMPLE < stop:
                 prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
-            if position + FAR_AHEAD_SAMPLE < stop:
-                prefetch_row_to_l2(X, orders[e, position + FAR_AHEAD_SAMPLE])
             x = X[i]
             k0 = nonzeros(x, ws.input_index)
             lagged_forward_row(x, ws.input_index, k0, U, S, params.dtype.type(c * sigma),

@@ -7,9 +7,8 @@ the hottest loads of their loops. Hardware prefetchers only catch on within a ro
 prefetch of the row's start a few samples ahead (see ``prefetch_row`` and ``train.AHEAD``)
 lets more of those loads find it in cache: MNIST 1.07x per sample, 1.04-1.05x in batches,
 though the copy of a batch's rows still took about a tenth of a batch-128 epoch, mostly
-waiting for DRAM. Every line of the input row further ahead (``train.FAR_AHEAD``), into L2
-only, then brings the rest of it: on Zen 4, MNIST batch 128 1.03x, per sample 1.0x when
-memory answers fast and up to 1.14x when it does not.
+waiting for DRAM. In batches, every line of the input row further ahead
+(``train.FAR_AHEAD``), into L2 only, brings the rest of it: on Zen 4, MNIST batch 128 1.03x.
 A prefetch changes no value and never faults, so results are the same bits.
 """
 from llvmlite import ir

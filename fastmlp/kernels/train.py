@@ -26,14 +26,12 @@ from .workspace import borrowed_workspace, layer_row, workspace
 # nothing over 12 in batches, 6 or 10 nothing over 3 per sample.
 AHEAD = 12
 AHEAD_SAMPLE = 3
-# And every line of the input row this many positions later into L2 (``prefetch_row_to_l2``),
-# so that those loads find the whole row in L2 rather than in DRAM. On Zen 4 (MNIST, paired
-# epochs in eleven or six processes): batch 128 1.03x (1.02-1.035x in five of six processes,
-# 0.98x in one); per sample 1.006x in the median, 0.94-1.14x: it gains most where the rows
-# come slowest (the machine's slow minutes, some placements of X), and the epochs vary less.
-# Into L1 at 3 ahead, per sample 0.93x.
+# And, in batches, every line of the input row this many positions later into L2
+# (``prefetch_row_to_l2``), so that the copy finds the whole row in L2 rather than in DRAM.
+# On Zen 4, MNIST batch 128 1.03x (paired epochs in six processes, X copied afresh every
+# round: 1.02-1.035x in five, 0.98x in one). Per sample (16 ahead) it gained only when memory
+# answered slowly, and cost 3-5% when it did not (see HISTORY): not there.
 FAR_AHEAD = 32
-FAR_AHEAD_SAMPLE = 16
 
 
 @inline_kernel
@@ -177,8 +175,6 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
             i = orders[e, position]
             if position + AHEAD_SAMPLE < stop:
                 prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
-            if position + FAR_AHEAD_SAMPLE < stop:
-                prefetch_row_to_l2(X, orders[e, position + FAR_AHEAD_SAMPLE])
             x, scale0 = X[i], params.dtype.type(scale)
             first, k0 = 0, 0  # (the first layer forward_sample and backward_sgd take)
             if defer:
