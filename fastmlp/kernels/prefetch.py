@@ -53,9 +53,12 @@ def prefetch(typingctx, array, k):
 
 @intrinsic
 def prefetch_row_to_l2(typingctx, X, i):
-    """Bring every line of row i of X (2-D, C-contiguous) into L2 only, leaving L1 to the loops
-    at work. (An intrinsic: as an inline kernel, its few lines took Numba 0.1-0.3 s more to
-    compile in each big per-sample kernel, about 3% more of its work.)"""
+    """Bring row i of X (2-D, C-contiguous) into L2 only, leaving L1 to the loops at work: one
+    prefetch every 64 bytes from the row's start. (A row that does not start on a line
+    boundary, as NumPy's rows at 16 mod 64 do not, has its last line left to
+    ``prefetch_row``'s last-line prefetch.) An intrinsic because, written as an inline
+    kernel, its loop cost Numba 2.8% more work in the per-sample process when the per-sample
+    kernels called it (``fastmlp compile`` 14.35-15.05 s against 13.93-14.11 s)."""
     if not (isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C"
             and isinstance(i, types.Integer)):
         return None

@@ -30,7 +30,8 @@ AHEAD_SAMPLE = 3
 # (``prefetch_row_to_l2``), so that the copy finds the whole row in L2 rather than in DRAM.
 # On Zen 4, MNIST batch 128 1.03x (paired epochs in six processes, X copied afresh every
 # round: 1.02-1.035x in five, 0.98x in one). Per sample (16 ahead) it gained only when memory
-# answered slowly, and cost 3-5% when it did not (see HISTORY): not there.
+# answered slowly (1.0-1.09x) and lost when it answered fast (0.97-1.0x; the suite's runs
+# 0.21-0.215 s against 0.194-0.199 s; see HISTORY): not there.
 FAR_AHEAD = 32
 
 
