@@ -19,6 +19,7 @@ from .forward import forward_sample
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .prefetch import prefetch_sample
+from .stack import align_stack
 from .train import AHEAD_SAMPLE, GOING_ON, DIVERGED, end_epoch
 from .update import adam_factors, adam_step, adam_update
 from .workspace import borrowed_workspace, layer_row, workspace
@@ -67,6 +68,7 @@ def adam_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orde
     """Per-sample Adam over ``orders``, as ``train.sgd_sample_epochs``; hyper as
     ``update.step`` takes it, state[0] and state[1] the moments m and v (laid out like params),
     steps[0] the step count t (steps[1] and last_state the last good epoch's)."""
+    align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     k, n = orders.shape

@@ -27,6 +27,7 @@ from .forward import forward_hidden, nonzeros
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
 from .prefetch import prefetch_sample
+from .stack import align_stack
 from .train import AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
 from .update import momentum_step, momentum_update
 from .vectors import narrow_rows_sum, steps_with_tails, sums_in_vectors, \
@@ -135,6 +136,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
     """Per-sample momentum (Nesterov if ``nesterov``) with 0 < mu < 1 and no penalty over
     ``orders``, as ``train.sgd_sample_epochs``; state[0] holds the velocities (laid out like
     params)."""
+    align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     k, n = orders.shape

@@ -31,6 +31,7 @@ from .fpmode import flush_subnormals, restore_mode
 from .jit import entry_kernel, kernel, parallel_kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient
+from .stack import align_stack
 from .train import DIVERGED, GOING_ON, end_epoch
 from .update import SGD, sgd, step
 from .workspace import delta_block, layer_block, workspace_part, workspaces
@@ -161,6 +162,7 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     them too, then takes the mode ``caller`` (a thread that Numba starts within this call
     starts in its creator's mode, not in the one it should go back to), and this thread
     flushes them again for a step of its own."""
+    align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
     k, n = orders.shape
     capacity = min(batch_size, n)
     n_in, n_out0 = sizes[0], sizes[1]

@@ -13,6 +13,7 @@ from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
 from .prefetch import prefetch_row_to_l2, prefetch_sample
+from .stack import align_stack
 from .update import MOMENTUM, NESTEROV, SGD, momentum_step, sgd, step
 from .vectors import takes_pending_rows
 from .workspace import borrowed_workspace, layer_row, workspace
@@ -148,6 +149,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     for rows wide enough (``vectors.takes_pending_rows``) and unless a penalty steps every
     row every time: the same bits, one pass over those rows per sample instead of two.
     """
+    align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
     no_state = np.empty((0, params.shape[0]), params.dtype)
     steps = np.zeros(2, np.int64)
     n_layers = sizes.shape[0] - 1
@@ -222,6 +224,7 @@ def batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orders, be
     that loss; returns (0, False). (Here, where ``batch_gradient`` is compiled anyway: in
     ``evaluate`` it made prediction compile the backward pass too, about 4 s.)
     """
+    align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
     if mean_grad.shape[0] > 0:
         losses[0] = dataset_gradient(params, sizes, w_off, b_off, codes, loss_code, X, T,
                                      mean_grad)
