@@ -162,7 +162,7 @@ def parallel_batch_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, o
     them too, then takes the mode ``caller`` (a thread that Numba starts within this call
     starts in its creator's mode, not in the one it should go back to), and this thread
     flushes them again for a step of its own."""
-    align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
+    align_stack()  # (this kernel's own frame; its parts run in frames of their own: see ``stack``)
     k, n = orders.shape
     capacity = min(batch_size, n)
     n_in, n_out0 = sizes[0], sizes[1]

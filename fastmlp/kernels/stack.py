@@ -6,7 +6,7 @@ some to the stack: in per-sample SGD, 12 vectors in each pass of a hidden layer'
 operand of a fused multiply-add. LLVM lays the frame out from the stack pointer the kernel is
 called with, which is 16-byte aligned only, and the stack's start moves from process to process
 (address-space randomization, the size of the environment): in over half of all processes most
-spilled 64-byte vectors straddled two cache lines. MNIST per-sample SGD took 216-228 ms an
+spilled 64-byte vectors straddled two cache lines. MNIST per-sample SGD took 216-234 ms an
 epoch in those processes and 192-199 ms in the others, the same code on the same data (and with
 the address space fixed, the band followed the environment's size). With the frame realigned on
 entry (one AND of the stack pointer), LLVM gives each spilled vector a line of its own: 192-201
@@ -14,10 +14,16 @@ ms in each of 25 processes, against 193-234 ms for the code before (over 215 ms 
 float64 346-365 ms against 354-462 ms (three each); the same bits. Minibatches, momentum,
 digits and dense inputs took the same time either way (see benchmarks/HISTORY.md, the session
 of 2026-12-06 15:34).
+
+Only the frame of the kernel that calls ``align_stack`` is realigned. The kernels it calls
+that are compiled apart rather than inlined (``kernel``, not ``inline_kernel``), and the
+threads' parts of ``parallel_batch_epochs``, have frames of their own: at a fixed offset from
+the realigned one, so their speed no longer varies between processes, but a change in the
+caller's frame could move them; a callee found to spill vectors in a hot loop should call it
+too. (The parallel parts' bodies realigned as well ran no faster.)
 """
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 LINE_BYTES = 64
@@ -29,7 +35,8 @@ def align_stack(typingctx):
     a frame that holds a slot aligned more strictly than the stack: here a vector's slot,
     which an empty instruction takes the address of so that it is kept.)"""
     def codegen(context, builder, signature, args):
-        slot = cgutils.alloca_once(builder, ir.VectorType(ir.FloatType(), 16))
+        with builder.goto_entry_block():  # (not cgutils.alloca_once, which zeroes the slot)
+            slot = builder.alloca(ir.VectorType(ir.FloatType(), 16))
         slot.align = LINE_BYTES
         keep = ir.InlineAsm(ir.FunctionType(ir.VoidType(), [slot.type]), "", "r",
                             side_effect=True)
