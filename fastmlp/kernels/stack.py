@@ -26,17 +26,17 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-LINE_BYTES = 64
+from .prefetch import LINE_BYTES
 
 
 @intrinsic
 def align_stack(typingctx):
     """Make the calling kernel realign its stack frame to LINE_BYTES on entry. (LLVM realigns
-    a frame that holds a slot aligned more strictly than the stack: here a vector's slot,
-    which an empty instruction takes the address of so that it is kept.)"""
+    a frame that holds a slot aligned more strictly than the stack: here a byte's, which an
+    empty instruction takes the address of so that it is kept.)"""
     def codegen(context, builder, signature, args):
         with builder.goto_entry_block():  # (not cgutils.alloca_once, which zeroes the slot)
-            slot = builder.alloca(ir.VectorType(ir.FloatType(), 16))
+            slot = builder.alloca(ir.IntType(8))
         slot.align = LINE_BYTES
         keep = ir.InlineAsm(ir.FunctionType(ir.VoidType(), [slot.type]), "", "r",
                             side_effect=True)
