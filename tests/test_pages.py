@@ -1,4 +1,5 @@
-"""Large flat buffers start on a 2 MB boundary, asked for as huge pages (fastmlp/pages.py)."""
+"""Large flat buffers start on a 2 MB boundary, asked for as huge pages, and small ones on a
+64-byte cache line (fastmlp/pages.py)."""
 import mmap
 import pickle
 
@@ -33,7 +34,36 @@ def test_only_large_buffers_are_placed_on_a_boundary():
     assert _on_boundary(pages.zeros(pages.MIN_BYTES // 4, np.float32))
     assert _on_boundary(pages.zeros(3 * pages.HUGE_PAGE // 8 + 5, np.float64))  # > one page
     small = pages.zeros(pages.MIN_BYTES // 4 - 1, np.float32)
-    assert small.base is None  # a plain NumPy array
+    assert _on_line(small) and small.base.nbytes < pages.HUGE_PAGE  # (no page of its own)
+
+
+def _on_line(a):
+    return a.ctypes.data % pages.LINE_BYTES == 0
+
+
+@pytest.mark.parametrize("size", [1, 3, 13, 100, 2_090, pages.MIN_BYTES // 8 - 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_buffers_start_on_a_cache_line(size, dtype):
+    # NumPy's own arrays start on 16 bytes; many at once land on every offset mod 64.
+    buffers = [pages.zeros(size, dtype) for _ in range(16)]
+    assert all(_on_line(a) for a in buffers)
+    assert all(np.array_equal(a, np.zeros(size, dtype)) for a in buffers)
+    assert _on_line(pages.copy(np.arange(size, dtype=dtype)))
+
+
+def test_a_small_networks_buffers_stay_on_a_cache_line(tmp_path):
+    net = Network([64, 32, 10], seed=0)  # digits: 2,410 float32 parameters
+    assert _on_line(net.params)
+    X = np.random.default_rng(0).random((20, 64), np.float32)
+    y = np.arange(20) % 10
+    net.fit(X, y, epochs=1, batch_size=1, optimizer="adam")
+    assert _on_line(net._state)
+    twin = pickle.loads(pickle.dumps(net))
+    assert _on_line(twin.params) and _on_line(twin._state)
+    net.save(tmp_path / "m.npz")
+    loaded = Network.load(tmp_path / "m.npz")
+    assert _on_line(loaded.params) and _on_line(loaded._state)
+    assert np.array_equal(loaded.params, net.params)
 
 
 def test_copy():
