@@ -1,11 +1,14 @@
 """The first layer's SGD step of a sparse batch (fastmlp/kernels/backward.py), in chunks of
-W's rows of any size, against NumPy. Machines with a small L1d step all of W at once (one
-chunk), others in chunks (``backward.CHUNK_BYTES``): both must give the same bits."""
+W's rows of any size and row by row, against NumPy. Machines with a small L1d step rows of
+whole vectors row by row, others in chunks (``backward.CHUNK_BYTES``): all must give the
+same bits as sample by sample."""
 import numpy as np
 import pytest
 from numba import njit
 
-from fastmlp.kernels.backward import l1d_bytes, sparse_sgd_step, step_in_chunks
+from fastmlp.kernels.backward import BLOCK_SAMPLES, l1d_bytes, sparse_sgd_step, step_by_rows, \
+    step_in_chunks
+from fastmlp.kernels.compact import lowest_set_bit
 from fastmlp.kernels.forward import input_nonzeros
 from fastmlp.kernels.jit import FASTMATH
 
@@ -21,6 +24,11 @@ def stepped_in_chunks(A, ptr, index, D, W, lr, step):
 @kernel_flags
 def stepped(A, ptr, index, D, W, lr):
     sparse_sgd_step(A, ptr, index, D, W, lr)
+
+
+@kernel_flags
+def stepped_by_rows(A, ptr, index, D, W, lr):
+    step_by_rows(A, ptr, index, D, W, lr)
 
 
 @njit
@@ -51,6 +59,46 @@ def test_chunks_of_any_size_give_the_same_step(dtype, n_out):
         W_chunks = W0.copy()
         stepped_in_chunks(A, ptr, index, D, W_chunks, lr, step)
         np.testing.assert_array_equal(W_chunks, W, err_msg=f"chunks of {step} rows")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_out", [16, 48, 128])  # rows of 1, 3 and 8 whole vectors
+@pytest.mark.parametrize("rows", [1, BLOCK_SAMPLES - 1, BLOCK_SAMPLES, BLOCK_SAMPLES + 1, 150])
+def test_rows_stepped_in_registers_take_the_samples_steps_in_order(dtype, n_out, rows):
+    # A row by row step holds each row in registers while every sample of a block of
+    # BLOCK_SAMPLES that steps it does, in the samples' order: the same bits as stepping the
+    # row sample by sample (chunks of one row, each sample's steps in turn).
+    rng = np.random.default_rng(rows * n_out)
+    n_in = 70
+    A = rng.normal(size=(rows, n_in)).astype(dtype)
+    A[rng.random(A.shape) < 0.7] = 0
+    A[:, 3] = 0  # a row of W that no sample steps
+    A[:, 4] = rng.normal(size=rows)  # one that every sample steps
+    D = rng.normal(size=(rows, n_out)).astype(dtype)
+    W0 = rng.normal(size=(n_in, n_out)).astype(dtype)
+    ptr, index = np.empty(rows + 1, np.int64), np.empty(A.size, np.int32)
+    listed(A, ptr, index)
+    lr = dtype(0.3)
+
+    W = W0.copy()
+    stepped_by_rows(A, ptr, index, D, W, lr)
+    one_by_one = W0.copy()
+    stepped_in_chunks(A, ptr, index, D, one_by_one, lr, 1)
+    np.testing.assert_array_equal(W, one_by_one)
+    expected = W0.astype(np.float64) - 0.3 * A.astype(np.float64).T @ D.astype(np.float64)
+    np.testing.assert_allclose(W, expected, rtol=0, atol=1e-4 if dtype == np.float32 else 1e-11)
+    assert (W[3] == W0[3]).all() and (W[4] != W0[4]).any()
+
+
+@njit
+def lowest_bits(words):
+    return [lowest_set_bit(w) for w in words]
+
+
+def test_lowest_set_bit():
+    words = np.array([1, 2, 12, 1 << 40, (1 << 63) | (1 << 5), (1 << 64) - 1, 1 << 63],
+                     np.uint64)
+    assert lowest_bits(words) == [0, 1, 2, 40, 5, 0, 63]
 
 
 def test_l1d_size_is_read_from_sysfs(tmp_path):

@@ -88,3 +88,18 @@ def compact_vector(typingctx, a, i, index, k, table):
                              [mask])
         return count
     return types.intp(a, i, index, k, table), codegen
+
+
+@intrinsic
+def lowest_set_bit(typingctx, word):
+    """The position of word's lowest set bit (a uint64 that is not 0): one instruction
+    (``tzcnt``), where a loop over the bits would take one step per bit."""
+    if word != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        int64 = ir.IntType(64)
+        count = builder.module.declare_intrinsic(
+            "llvm.cttz", [int64], ir.FunctionType(int64, [int64, ir.IntType(1)]))
+        return builder.call(count, [args[0], ir.IntType(1)(1)])  # (1: never called with 0)
+    return types.int64(word), codegen

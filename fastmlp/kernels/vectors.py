@@ -8,7 +8,8 @@ LLVM's loops do worse:
   (``backward.hidden_layer_sgd``);
 - the first layer's steps of rows of up to STEP_VECTORS whole vectors (and the entries after
   them), per sample (``backward.sgd_nonzero_rows``, ``momentum.lagged_step``) and in
-  minibatches (``backward.sparse_sgd_step``);
+  minibatches (``backward.sparse_sgd_step``), there a row's steps from a block of samples in
+  registers at once (``whole_vector_row_steps``);
 - per sample, the first layer's waiting steps and forward sums in one pass, for rows of
   PENDING_FROM_BYTES to STEP_VECTORS whole vectors (``deferred.pending_forward``);
 - the softmax cross-entropy of up to one vector of outputs (``loss.output_loss``);
@@ -578,6 +579,52 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first, tails):
                     builder.store(builder.fsub(builder.load(w), step, flags=flags), w)
         return context.get_dummy_value()
     return types.void(a, index, k, W, d, lr, last_first, tails), codegen
+
+
+@intrinsic
+def whole_vector_row_steps(typingctx, W, i, samples, coefs, k, D):
+    """W[i] <- W[i] - coefs[u] D[samples[u]] for u < k, in that order, for rows of W of 1 to
+    STEP_VECTORS whole vectors (``steps_in_vectors``): the row is loaded once, takes its k
+    steps in registers and is stored once, where ``whole_vector_rows_step`` loads and stores
+    it for every step (``backward.step_by_rows``). Each step is the same fused multiply-add,
+    so the same bits."""
+    if not (_is_matrix(W) and isinstance(i, types.Integer) and isinstance(k, types.Integer)
+            and isinstance(samples, types.Array) and samples.ndim == 1 and samples.layout == "C"
+            and isinstance(samples.dtype, types.Integer) and _is_vector(coefs, W.dtype)
+            and _is_matrix(D) and D.dtype == W.dtype):
+        return None
+    flags = ("contract",)
+
+    def codegen(context, builder, signature, args):
+        W_val, i_val, samples_val, coefs_val, k_val, D_val = args
+        vector_t = ir.VectorType(context.get_value_type(W.dtype), VECTOR_LANES)
+        row, n = _row(context, builder, W, W_val, i_val, i)
+        k_val = context.cast(builder, k_val, k, types.intp)
+        D_data = make_array(D)(context, builder, D_val).data
+        samples_data = make_array(samples)(context, builder, samples_val).data
+        coefs_data = make_array(coefs)(context, builder, coefs_val).data
+        n_vectors = builder.udiv(n, cgutils.intp_t(VECTOR_LANES))
+        # A loop per number of vectors, the row's vectors in registers.
+        for count in range(1, STEP_VECTORS + 1):
+            with builder.if_then(builder.icmp_unsigned("==", n_vectors, cgutils.intp_t(count))):
+                offsets = [cgutils.intp_t(v * VECTOR_LANES) for v in range(count)]
+                vectors = [cgutils.alloca_once_value(
+                    builder, builder.load(_vector_at(builder, vector_t, row, o), align=4))
+                    for o in offsets]
+                with cgutils.for_range(builder, k_val) as loop:
+                    s = builder.load(builder.gep(samples_data, [loop.index]))
+                    s = context.cast(builder, s, samples.dtype, types.intp)
+                    d = builder.gep(D_data, [builder.mul(s, n)])
+                    c = _splat(builder, vector_t, builder.load(builder.gep(coefs_data,
+                                                                           [loop.index])))
+                    for w, o in zip(vectors, offsets):
+                        step = builder.fmul(c, builder.load(_vector_at(builder, vector_t, d, o),
+                                                            align=4), flags=flags)
+                        builder.store(builder.fsub(builder.load(w), step, flags=flags), w)
+                for w, o in zip(vectors, offsets):
+                    builder.store(builder.load(w), _vector_at(builder, vector_t, row, o), align=4)
+        return context.get_dummy_value()
+    return types.void(W, i, samples, coefs, k, D), codegen
 
 
 @intrinsic
