@@ -46,6 +46,7 @@ def l1d_bytes(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int 
 # against 32 KB chunks, the whole of W at once (one chunk) trained MNIST batch 32 1.047x and
 # batch 128 1.065x as fast, chunks of 16 KB 0.95x; the same bits either way. Measured on those
 # two machines only. (Frozen into the compiled kernels, which Numba caches per CPU model.)
+# Where W is stepped whole, rows of whole vectors now step row by row (``step_by_rows``).
 CHUNK_BYTES = 32768 if (l1d_bytes() or 48 * 1024) >= 48 * 1024 else 1 << 62
 
 
