@@ -12,8 +12,9 @@ The same held for a 784-64-10 network's 200 KB (eight networks: 0.163-0.190 s pe
 on 4 KB pages, 0.165-0.177 s on huge pages). Only buffers of at least ``MIN_BYTES`` are
 placed so: a huge page costs 2 MB of memory whatever the buffer's size.
 
-Smaller buffers, and all of them where there are no huge pages (another OS, huge pages turned
-off, a failed madvise), start on a 64-byte cache line. NumPy's allocator promises 16 bytes,
+Smaller buffers start on a 64-byte cache line, and so do all of them where Python has no
+madvise(MADV_HUGEPAGE) or the mapping fails (larger ones otherwise start on a 2 MB boundary,
+whether Linux then gives huge pages or not). NumPy's allocator promises 16 bytes,
 and per-sample epochs of eight small networks took 1.08x as long on average with their
 buffer at 16 mod 64 as at 0, and 1.05x at 48 (up to 1.34x; digits 64-32-10 1.14x and
 1.02x, one shape 0.94x at 16), 0.99x at 32 (three processes each on the AMD EPYC). Likely

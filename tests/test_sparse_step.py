@@ -63,7 +63,8 @@ def test_chunks_of_any_size_give_the_same_step(dtype, n_out):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_out", [16, 48, 128])  # rows of 1, 3 and 8 whole vectors
-@pytest.mark.parametrize("rows", [1, BLOCK_SAMPLES - 1, BLOCK_SAMPLES, BLOCK_SAMPLES + 1, 150])
+@pytest.mark.parametrize("rows", [0, 1, BLOCK_SAMPLES - 1, BLOCK_SAMPLES, BLOCK_SAMPLES + 1,
+                                  2 * BLOCK_SAMPLES, 150])
 def test_rows_stepped_in_registers_take_the_samples_steps_in_order(dtype, n_out, rows):
     # A row by row step holds each row in registers while every sample of a block of
     # BLOCK_SAMPLES that steps it does, in the samples' order: the same bits as stepping the
@@ -87,7 +88,44 @@ def test_rows_stepped_in_registers_take_the_samples_steps_in_order(dtype, n_out,
     np.testing.assert_array_equal(W, one_by_one)
     expected = W0.astype(np.float64) - 0.3 * A.astype(np.float64).T @ D.astype(np.float64)
     np.testing.assert_allclose(W, expected, rtol=0, atol=1e-4 if dtype == np.float32 else 1e-11)
-    assert (W[3] == W0[3]).all() and (W[4] != W0[4]).any()
+    assert (W[3] == W0[3]).all() and (rows == 0 or (W[4] != W0[4]).any())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_stepped_in_registers_of_a_slice_of_w_with_a_negative_rate(dtype):
+    # The threads' parts step a slice of W's rows, with positions relative to it; the
+    # gradient is a step of rate -1 from zero.
+    rng = np.random.default_rng(3)
+    rows, n_in, n_out = 100, 60, 32
+    A = rng.normal(size=(rows, n_in)).astype(dtype)
+    A[rng.random(A.shape) < 0.5] = 0
+    D = rng.normal(size=(rows, n_out)).astype(dtype)
+    W0 = rng.normal(size=(n_in + 20, n_out)).astype(dtype)
+    ptr, index = np.empty(rows + 1, np.int64), np.empty(A.size, np.int32)
+    listed(A, ptr, index)
+    for lr in (dtype(-1.0), dtype(0.05)):
+        W, one_by_one = W0.copy(), W0.copy()
+        stepped_by_rows(A, ptr, index, D, W[10:10 + n_in], lr)
+        stepped_in_chunks(A, ptr, index, D, one_by_one[10:10 + n_in], lr, 1)
+        np.testing.assert_array_equal(W, one_by_one)
+        assert (W[:10] == W0[:10]).all() and (W[10 + n_in:] == W0[10 + n_in:]).all()
+
+
+def test_a_block_of_samples_steps_only_its_own_rows():
+    # Sample 0 steps row 7 in the first block; sample 64, in the second, does not, and its
+    # deltas are infinite: a bit of the first block left set would step row 7 by 0 x inf.
+    rows, n_in, n_out = 2 * BLOCK_SAMPLES, 10, 16
+    A = np.zeros((rows, n_in), np.float32)
+    A[0, 7] = 1
+    A[BLOCK_SAMPLES, 9] = 1
+    D = np.ones((rows, n_out), np.float32)
+    D[BLOCK_SAMPLES] = np.inf
+    ptr, index = np.empty(rows + 1, np.int64), np.empty(A.size, np.int32)
+    listed(A, ptr, index)
+    W = np.zeros((n_in, n_out), np.float32)
+    stepped_by_rows(A, ptr, index, D, W, np.float32(0.5))
+    assert (W[7] == -0.5).all() and (W[9] == -np.inf).all()
+    assert (np.delete(W, [7, 9], axis=0) == 0).all()
 
 
 @njit

@@ -15,8 +15,8 @@ from .buffers import layer_bias, layer_weight
 from .compact import lowest_set_bit
 from .jit import kernel, inline_kernel
 from .vectors import blocks_in_vectors, is_narrow, narrow_block_step, narrow_width, \
-    steps_in_vectors, steps_with_tails, whole_vector_block_step, whole_vector_row_steps, \
-    whole_vector_rows_step
+    row_steps_in_registers, steps_in_vectors, steps_with_tails, whole_vector_block_step, \
+    whole_vector_row_steps, whole_vector_rows_step
 from .workspace import delta_block, layer_block, layer_row
 
 # Rows at least this wide take their per-sample steps four at a time (``sgd_nonzero_rows``).
@@ -89,10 +89,11 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
     """W -= lr * A^T D over A's nonzeros: the SGD step of a first layer whose gradient is not
     needed whole, without a gradient buffer to zero, fill and read (W and dW together
     overflow L2 on MNIST). Each row takes its steps in the samples' order, as sample by
-    sample would: the same bits either way. Rows of whole vectors, where W is not stepped in
-    chunks (see ``CHUNK_BYTES``), row by row (``step_by_rows``); others a chunk of W's rows at
-    a time, every sample's rows in the chunk, in order, before the next chunk's."""
-    if CHUNK_BYTES >= BY_ROWS_FROM and steps_in_vectors(W):
+    sample would: the same bits either way. Where W is not stepped in chunks (see
+    ``CHUNK_BYTES``) and its rows fit in registers (``row_steps_in_registers``), row by row
+    (``step_by_rows``); otherwise a chunk of W's rows at a time, every sample's rows in the
+    chunk, in order, before the next chunk's."""
+    if CHUNK_BYTES >= BY_ROWS_FROM and row_steps_in_registers(W):
         step_by_rows(A, ptr, index, D, W, lr)
     else:
         step_in_chunks(A, ptr, index, D, W, lr, chunk_rows(W))
@@ -100,20 +101,22 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
 
 # ``step_by_rows`` takes up to this many samples at a time: a bit each in a word per row.
 BLOCK_SAMPLES = 64
-# And steps W by rows where chunks are at least this large (W whole: measured on Zen 4 only).
+# And steps W by rows where chunks are at least this large (W whole: measured on Zen 4 only,
+# whose L1d is 32 KB).
 BY_ROWS_FROM = 1 << 62
 
 
 @inline_kernel
 def step_by_rows(A, ptr, index, D, W, lr):
-    """``sparse_sgd_step`` row by row, for rows of whole vectors (``steps_in_vectors``). For
-    each block of up to BLOCK_SAMPLES samples, a bit per sample in a word per row of W says
-    which of them step that row; then each such row is loaded once, takes their steps in
-    the samples' order in registers, and is stored once (``whole_vector_row_steps``), where
-    sample by sample it was loaded and stored for every step. On Zen 4, which stores 32 bytes
-    a cycle, a 512-byte row's eight vector stores bounded each step. Side by side on MNIST:
-    batch 128 1.06-1.10x (the step alone 1.30x), batch 32 1.06-1.09x, float64 batch 128
-    1.05-1.12x, momentum 1.07-1.08x, two threads 1.05-1.08x; digits batch 32 1.0x."""
+    """``sparse_sgd_step`` row by row, for rows that fit in registers
+    (``row_steps_in_registers``). For each block of up to BLOCK_SAMPLES samples, a bit per
+    sample in a word per row of W says which of them step that row; then each such row is
+    loaded once, takes their steps in the samples' order in registers, and is stored once
+    (``whole_vector_row_steps``), where sample by sample it was loaded and stored for every
+    step. On Zen 4, which stores 32 bytes a cycle, a 512-byte row's eight vector stores
+    bounded each step. Side by side on MNIST: batch 128 1.06-1.10x (the step alone 1.30x),
+    batch 32 1.06-1.09x, float64 batch 128 1.05-1.12x, momentum 1.07-1.08x, two threads
+    1.05-1.08x; digits batch 32 1.0x."""
     rows = A.shape[0]
     masks = np.empty(W.shape[0], np.uint64)
     samples = np.empty(BLOCK_SAMPLES, np.int64)

@@ -68,6 +68,10 @@ def _has_masked_loads(context) -> bool:
     return any(f in features.split(",") for f in MASKED_LOADS)
 
 
+def _has_64_byte_registers(context) -> bool:
+    return "+avx512f" in getattr(context.codegen(), "_tm_features", "").split(",")
+
+
 def _is_matrix(W) -> bool:
     return (isinstance(W, types.Array) and W.ndim == 2 and W.layout == "C"
             and W.dtype in (types.float32, types.float64))
@@ -95,6 +99,18 @@ def narrow_width(typingctx, W):
     return types.intp(W), codegen
 
 
+@intrinsic
+def register_bytes(typingctx, W):
+    """The bytes of a vector register: 64 with AVX-512 (32 registers), else 32 (AVX2: 16).
+    W: a matrix or a row (for its typing only)."""
+    if not (_is_matrix(W) or _is_row(W)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return cgutils.intp_t(64 if _has_64_byte_registers(context) else 32)
+    return types.intp(W), codegen
+
+
 # (Kernels, not intrinsics that compare the width themselves: with those, digits per
 # sample ran 1.10-1.22x slower, for no reason found.)
 @inline_kernel
@@ -109,6 +125,15 @@ def steps_in_vectors(W) -> bool:
     vectors each."""
     lanes = narrow_width(W)
     return lanes > 0 and W.shape[1] % lanes == 0 and W.shape[1] <= STEP_VECTORS * lanes
+
+
+@inline_kernel
+def row_steps_in_registers(W) -> bool:
+    """Whether W's rows go through ``whole_vector_row_steps``: rows of whole vectors
+    (``steps_in_vectors``) on a CPU with AVX-512, where a row of up to STEP_VECTORS vectors
+    (16 registers in float64) leaves half of its 32 registers free. (With AVX2's 16, a wide
+    row would spill; not measured.)"""
+    return steps_in_vectors(W) and register_bytes(W) == 64
 
 
 @inline_kernel
@@ -584,10 +609,11 @@ def whole_vector_rows_step(typingctx, a, index, k, W, d, lr, last_first, tails):
 @intrinsic
 def whole_vector_row_steps(typingctx, W, i, samples, coefs, k, D):
     """W[i] <- W[i] - coefs[u] D[samples[u]] for u < k, in that order, for rows of W of 1 to
-    STEP_VECTORS whole vectors (``steps_in_vectors``): the row is loaded once, takes its k
-    steps in registers and is stored once, where ``whole_vector_rows_step`` loads and stores
-    it for every step (``backward.step_by_rows``). Each step is the same fused multiply-add,
-    so the same bits."""
+    STEP_VECTORS whole vectors (``row_steps_in_registers``) and D's rows as wide as W's: the
+    row is loaded once, takes its k steps in registers and is stored once, where
+    ``whole_vector_rows_step`` loads and stores it for every step (``backward.step_by_rows``).
+    Each step is the same fused multiply-add, so the same bits as there for coefs[u] = lr
+    a_i in W's dtype."""
     if not (_is_matrix(W) and isinstance(i, types.Integer) and isinstance(k, types.Integer)
             and isinstance(samples, types.Array) and samples.ndim == 1 and samples.layout == "C"
             and isinstance(samples.dtype, types.Integer) and _is_vector(coefs, W.dtype)
