@@ -29,9 +29,10 @@ import mmap
 
 import numpy as np
 
+from .kernels.prefetch import LINE_BYTES
+
 HUGE_PAGE = 2 << 20
 MIN_BYTES = 64 << 10
-LINE_BYTES = 64
 
 
 def zeros(shape, dtype) -> np.ndarray:

@@ -51,40 +51,30 @@ def test_small_buffers_start_on_a_cache_line(size, dtype):
     assert _on_line(pages.copy(np.arange(size, dtype=dtype)))
 
 
-def test_a_small_networks_buffers_stay_on_a_cache_line(tmp_path):
-    net = Network([64, 32, 10], seed=0)  # digits: 2,410 float32 parameters
-    assert _on_line(net.params)
-    X = np.random.default_rng(0).random((20, 64), np.float32)
-    y = np.arange(20) % 10
-    net.fit(X, y, epochs=1, batch_size=1, optimizer="adam")
-    assert _on_line(net._state)
-    twin = pickle.loads(pickle.dumps(net))
-    assert _on_line(twin.params) and _on_line(twin._state)
-    net.save(tmp_path / "m.npz")
-    loaded = Network.load(tmp_path / "m.npz")
-    assert _on_line(loaded.params) and _on_line(loaded._state)
-    assert np.array_equal(loaded.params, net.params)
-
-
 def test_copy():
     a = np.arange(50_000, dtype=np.float64).reshape(2, -1)
     b = pages.copy(a)
     assert np.array_equal(a, b) and not np.shares_memory(a, b)
 
 
-@on_huge_pages
-def test_a_networks_buffers_stay_on_a_boundary(tmp_path):
-    net = Network([784, 64, 10], seed=0)  # 50,890 float32 parameters: ~200 KB
-    assert _on_boundary(net.params)
-    X = np.random.default_rng(0).random((20, 784), np.float32)
+@pytest.mark.parametrize("sizes, batch_size, optimizer, placed", [
+    # 50,890 float32 parameters (~200 KB): on a 2 MB boundary
+    pytest.param([784, 64, 10], 4, "momentum", _on_boundary, marks=on_huge_pages),
+    # digits: 2,410 float32 parameters, on a cache line
+    ([64, 32, 10], 1, "adam", _on_line)])
+def test_a_networks_buffers_stay_placed(tmp_path, sizes, batch_size, optimizer, placed):
+    net = Network(sizes, seed=0)
+    assert placed(net.params)
+    X = np.random.default_rng(0).random((20, sizes[0]), np.float32)
     y = np.arange(20) % 10
-    net.fit(X, y, epochs=1, batch_size=4, optimizer="momentum")
-    assert _on_boundary(net._state)
+    net.fit(X, y, epochs=1, batch_size=batch_size, optimizer=optimizer)
+    assert placed(net._state)
     twin = pickle.loads(pickle.dumps(net))
-    assert _on_boundary(twin.params) and _on_boundary(twin._state)
+    assert placed(twin.params) and placed(twin._state)
     assert np.shares_memory(twin.weights[0], twin.params)
     assert np.array_equal(twin.params, net.params) and np.array_equal(twin._state, net._state)
     net.save(tmp_path / "m.npz")
     loaded = Network.load(tmp_path / "m.npz")
-    assert _on_boundary(loaded.params) and _on_boundary(loaded._state)
+    assert placed(loaded.params) and placed(loaded._state)
+    assert np.array_equal(loaded.params, net.params)
     assert np.array_equal(loaded._state, net._state)

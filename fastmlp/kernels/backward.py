@@ -47,7 +47,8 @@ def l1d_bytes(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int 
 # batch 128 1.065x as fast, chunks of 16 KB 0.95x; the same bits either way. Measured on those
 # two machines only. (Frozen into the compiled kernels, which Numba caches per CPU model.)
 # Where W is stepped whole, rows of whole vectors now step row by row (``step_by_rows``).
-CHUNK_BYTES = 32768 if (l1d_bytes() or 48 * 1024) >= 48 * 1024 else 1 << 62
+WHOLE = 1 << 62  # (a chunk larger than any W)
+CHUNK_BYTES = 32768 if (l1d_bytes() or 48 * 1024) >= 48 * 1024 else WHOLE
 
 
 @inline_kernel
@@ -93,17 +94,15 @@ def sparse_sgd_step(A, ptr, index, D, W, lr):
     ``CHUNK_BYTES``) and its rows fit in registers (``row_steps_in_registers``), row by row
     (``step_by_rows``); otherwise a chunk of W's rows at a time, every sample's rows in the
     chunk, in order, before the next chunk's."""
-    if CHUNK_BYTES >= BY_ROWS_FROM and row_steps_in_registers(W):
+    if CHUNK_BYTES == WHOLE and row_steps_in_registers(W):
         step_by_rows(A, ptr, index, D, W, lr)
     else:
         step_in_chunks(A, ptr, index, D, W, lr, chunk_rows(W))
 
 
 # ``step_by_rows`` takes up to this many samples at a time: a bit each in a word per row.
+# (It runs where W is stepped whole: measured on Zen 4 only, whose L1d is 32 KB.)
 BLOCK_SAMPLES = 64
-# And steps W by rows where chunks are at least this large (W whole: measured on Zen 4 only,
-# whose L1d is 32 KB).
-BY_ROWS_FROM = 1 << 62
 
 
 @inline_kernel

@@ -63,13 +63,17 @@ BLOCK_VECTORS = 4  # the widest rows whole_vector_block_step takes, in vectors
 MASKED_LOADS = ("+avx2", "+avx512f")  # target features with single-instruction masked loads
 
 
+def _features(context) -> list[str]:
+    """The target features Numba compiles for ("+avx2", ...)."""
+    return getattr(context.codegen(), "_tm_features", "").split(",")
+
+
 def _has_masked_loads(context) -> bool:
-    features = getattr(context.codegen(), "_tm_features", "")  # what Numba compiles for
-    return any(f in features.split(",") for f in MASKED_LOADS)
+    return any(f in _features(context) for f in MASKED_LOADS)
 
 
 def _has_64_byte_registers(context) -> bool:
-    return "+avx512f" in getattr(context.codegen(), "_tm_features", "").split(",")
+    return "+avx512f" in _features(context)
 
 
 def _is_matrix(W) -> bool:
