@@ -65,8 +65,6 @@ def blas() -> list[str]:
 
 def describe() -> dict[str, Any]:
     """A JSON-able description of this machine and software."""
-    import numba
-
     import fastmlp.network
 
     try:
@@ -83,7 +81,6 @@ def describe() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": {p: version(p) for p in PACKAGES},
-        "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
         "threads_from": fastmlp.network.THREADS_FROM,
         "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
         "blas": blas(),

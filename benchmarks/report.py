@@ -193,8 +193,7 @@ def machine_lines(machine_info: dict[str, Any]) -> list[str]:
              f"- {m['os']}, Python {m['python']}; {versions}",
              f"- threads: fastmlp runs on 1 (serial Numba loops; its minibatch kernels call "
              f"BLAS limited to 1 thread), and for minibatches also on 2 (`fit(threads=2)`: "
-             f"each batch in 2 parts at once on Numba's threads, "
-             f"NUMBA_NUM_THREADS={m['numba_num_threads']}"
+             f"each batch in 2 parts at once on 2 threads"
              + (f", except batches under {m['threads_from']:,} multiply-adds, which train as "
                 f"on 1" if m.get("threads_from") else "")
              + "); the NumPy reference, PyTorch and "

@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
     p.add_argument("--threads", type=int, default=1,
                    help="minibatches: each batch's gradient in this many parts at once, on "
-                        "Numba's threads")
+                        "up to as many threads")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", metavar="MODEL.npz", help="save the trained network")

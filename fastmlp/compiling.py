@@ -29,10 +29,11 @@ import numpy as np
 # The weights were set near the groups' seconds on this project's 2-core machine; what they
 # decide, and what was measured, is the schedule they give. (On the AMD EPYC: per-sample SGD
 # 9-10 s; minibatches 10 s alone, 8.5 s after per-sample SGD; the evaluation group 6.5 s
-# alone, 1.1 s after minibatches or threads. Weights of those times instead gave `--threads`
-# a worse schedule: 22.7 s against 19.9-21.8 s.)
+# alone, 1.1 s after minibatches or threads; threads 14.5 s alone, 7 s after minibatches, 4.6 s
+# for minibatches after threads, so the two share a process: with `--threads`, one process
+# compiles threads, minibatches and evaluation, the other per-sample SGD, Adam and momentum.)
 GROUPS = {
-    "threads": ("minibatches on threads, fit(threads=k)", 14.0),
+    "threads": ("minibatches on threads, fit(threads=k)", 7.5),
     "per-sample": ("per-sample SGD, X of the other float dtype", 9.0),
     "minibatch": ("minibatches, every optimizer, gradients", 7.0),
     "momentum": ("per-sample momentum and Nesterov", 4.5),
@@ -42,7 +43,8 @@ GROUPS = {
 DTYPES = ("float32", "float64")
 
 
-def _cores() -> int:
+def usable_cores() -> int:
+    """How many cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -78,7 +80,7 @@ def precompile(dtypes=("float32",), threads: bool = False, processes: int | None
     # Longest first, each to the process with the least work so far. (On two cores: one
     # process compiles per-sample SGD and momentum, the other minibatches, Adam and the
     # evaluation kernels: 14.2 s against 15.9 s with a process per group.)
-    shares = [[] for _ in range(min(processes or _cores(), len(jobs)))]
+    shares = [[] for _ in range(min(processes or usable_cores(), len(jobs)))]
     work = [0.0] * len(shares)
     for job in jobs:
         least = work.index(min(work))
@@ -114,7 +116,7 @@ def start_compiling(jobs: list[tuple[str, str]]) -> subprocess.Popen | None:
     for it and loads these from the cache. Its output is discarded: a kernel it failed to
     compile is compiled where it is called, as without it."""
     try:
-        if _cores() < 2:
+        if usable_cores() < 2:
             return None
         return subprocess.Popen(_child(jobs), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -107,14 +107,14 @@ class BaseNetwork:
             epochs continue bit for bit as the uninterrupted run would.
         callback: ``callback(history)`` after every epoch; returning False stops training.
         threads: minibatch steps (batch_size > 1) split each batch into ``threads`` parts
-            computed at once on that many of Numba's threads (the first layer's rows, then
+            computed at once on up to that many threads (the first layer's rows, then
             blocks of the batch's rows), summed in order. Results depend on ``threads`` (the
             split), never on scheduling:
             the same ``threads`` gives the same bits on any machine. Per-sample steps are
             sequential and ignore it, and so do batches too small to gain from threads (batch
             rows times weights under about a million: ``network.THREADS_FROM``), which train
-            as on one thread. The first call with threads > 1 starts Numba's thread
-            pool (OpenMP's where available: see the README about fork()).
+            as on one thread. The threads are started per kernel call, one per part up to
+            one per usable core (see the README).
         Ctrl-C stops training after the kernel call under way (kernel calls take a fraction of
         a second: long epochs are trained in slices); the network goes back to the end of the
         last completed epoch (parameters, optimizer and random state). Twice aborts at once.

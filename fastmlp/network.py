@@ -11,8 +11,9 @@ from .kernels.evaluate import LOSS, LOSS_AND_OUTPUTS, OUTPUTS, evaluate
 from .kernels.fpmode import flush_subnormals, restore_mode
 from .kernels.penalty import add_penalty_gradient, penalty
 from .kernels.momentum import momentum_sample_epochs
-from .kernels.parallel import parallel_batch_epochs
+from .kernels.parallel import run_on_threads, shared_buffers
 from .kernels.train import batch_epochs, sgd_sample_epochs
+from .compiling import usable_cores
 from .model import BaseNetwork
 
 # Fused per-sample training writes its lagged first layer back every this many samples.
@@ -54,18 +55,11 @@ def _one_blas_thread():
     return _blas_threads().limit(limits=1, user_api="blas")
 
 
-@contextlib.contextmanager
-def _numba_threads(threads: int):
-    """Numba's parallel kernels run on up to ``threads`` threads (at most its pool's size,
-    ``NUMBA_NUM_THREADS``) within the block."""
-    import numba
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+def _threads_for(parts: int) -> int:
+    """How many threads compute a batch's ``parts``: one per part, up to one per core this
+    process may use (they wait for each other by spinning, see ``kernels/barrier.py``; a
+    thread then takes several parts, with the same results)."""
+    return max(1, min(parts, usable_cores()))
 
 
 class Network(BaseNetwork):
@@ -110,8 +104,7 @@ class Network(BaseNetwork):
 
     def _train_epochs(self, X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer,
                       losses, last_good, last_state, steps, threads=1) -> tuple[int, bool]:
-        # caller: the caller's floating-point mode, which a parallel kernel's threads take back.
-        with _subnormals_flushed() as caller:
+        with _subnormals_flushed():
             s = self._scalar
             lrs = lrs.astype(self.dtype)
             fused = self._fused(batch_size, optimizer, l1, l2)
@@ -121,10 +114,21 @@ class Network(BaseNetwork):
                                          last_good)
             steps[0] = self._steps
             if self._threaded(batch_size, threads):
-                result = parallel_batch_epochs(
-                    *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, batch_size,
-                    threads, lrs, s(l1), s(l2), optimizer.code, optimizer.hyper(self.dtype),
-                    self._state, steps, losses, last_good, last_state, caller)
+                on = _threads_for(threads)
+                shared = shared_buffers(self._params, self.layout.sizes,
+                                        min(batch_size, X.shape[0]), threads, on)
+                before = self._params.copy(), self._state.copy()
+                try:
+                    result = run_on_threads(
+                        on, shared, *self._kernel_args, self.config.loss_code, X, T, orders,
+                        begin, end, batch_size, lrs, s(l1), s(l2), optimizer.code,
+                        optimizer.hyper(self.dtype), self._state, steps, losses, last_good,
+                        last_state)
+                except BaseException:
+                    # A thread failed, and the others stopped at their next wait, maybe within
+                    # a batch: the network goes back to where the call started.
+                    self._params[:], self._state[:] = before
+                    raise
             elif fused and optimizer.name == "adam":
                 result = adam_sample_epochs(
                     *self._kernel_args, self.config.loss_code, X, T, orders, begin, end, lrs,
@@ -166,11 +170,6 @@ class Network(BaseNetwork):
     def _compute_context(self, plan):
         if self._fused(plan.batch_size, plan.optimizer, plan.l1, plan.l2):
             return contextlib.nullcontext()
-        if self._threaded(plan.batch_size, plan.threads):
-            context = contextlib.ExitStack()
-            context.enter_context(_one_blas_thread())
-            context.enter_context(_numba_threads(plan.threads))
-            return context
         return _one_blas_thread()
 
     def _outputs(self, X) -> np.ndarray:

@@ -43,7 +43,7 @@ def test_one_threaded_compilation_whatever_the_shape_or_thread_count():
         for batch_size in (4, 30):
             net.fit(X, y, batch_size=batch_size, threads=threads)
     # (Other tests may have trained float32 networks on threads before: one per dtype.)
-    dtypes = [sig[0].dtype for sig in parallel.parallel_batch_epochs.signatures]
+    dtypes = [sig[4].dtype for sig in parallel.thread_batch_epochs.signatures]  # (params)
     assert types.float64 in dtypes and len(dtypes) == len(set(dtypes)), dtypes
 
 

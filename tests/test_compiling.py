@@ -137,7 +137,7 @@ net.loss(X, y, l2=1e-3), net.score(X, y), net.predict_proba(X)
 def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
-    monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 2)
+    monkeypatch.setattr(fastmlp.compiling, "usable_cores", lambda: 2)
     helper = fastmlp.compiling.start_compiling([("evaluation", "float64")])
     assert helper.wait(timeout=300) == 0
     package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
@@ -148,7 +148,7 @@ def test_start_compiling_fills_the_cache_in_another_process(tmp_path, monkeypatc
 
 
 def test_start_compiling_on_one_core_starts_nothing(monkeypatch):
-    monkeypatch.setattr(fastmlp.compiling, "_cores", lambda: 1)
+    monkeypatch.setattr(fastmlp.compiling, "usable_cores", lambda: 1)
     assert fastmlp.compiling.start_compiling([("evaluation", "float32")]) is None
 
 

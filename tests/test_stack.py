@@ -36,7 +36,7 @@ def test_a_kernel_that_aligns_its_stack_realigns_its_frame():
 @pytest.mark.parametrize("module, name", [
     ("train", "sgd_sample_epochs"), ("train", "batch_epochs"),
     ("momentum", "momentum_sample_epochs"), ("adam", "adam_sample_epochs"),
-    ("parallel", "parallel_batch_epochs")])
+    ("parallel", "thread_batch_epochs")])
 def test_each_training_kernel_aligns_its_stack_first(module, name):
     kernel = getattr(importlib.import_module(f"fastmlp.kernels.{module}"), name)
     body = ast.parse(textwrap.dedent(inspect.getsource(kernel.py_func))).body[0].body

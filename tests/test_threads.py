@@ -1,9 +1,6 @@
 """fit(threads=k): each batch in k parts at once (the first layer's rows, then the batch's
 rows), summed in order. Against the reference, and the same bits whatever the threads actually
 available."""
-import contextlib
-
-import numba
 import numpy as np
 import pytest
 
@@ -68,20 +65,17 @@ def test_the_same_bits_on_one_thread_or_two(monkeypatch, sizes):
     """The split into parts decides the sums; which thread computes a part does not."""
     on_two = _fit(2, sizes=sizes)
     assert np.array_equal(on_two, _fit(2, sizes=sizes))
-
-    @contextlib.contextmanager
-    def one_thread(threads):
-        previous = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
-
-    monkeypatch.setattr(fastmlp.network, "_numba_threads", one_thread)
+    monkeypatch.setattr(fastmlp.network, "_threads_for", lambda parts: 1)
     assert np.array_equal(on_two, _fit(2, sizes=sizes))
     # Another split rounds differently, so it is not the serial run.
     assert not np.array_equal(on_two, _fit(1, sizes=sizes))
+
+
+def test_parts_shared_out_among_fewer_threads(monkeypatch):
+    """Five parts on two threads (three and two parts each) or on five: the same bits."""
+    on_five = _fit(5, sizes=LARGE)
+    monkeypatch.setattr(fastmlp.network, "_threads_for", lambda parts: 2)
+    assert np.array_equal(on_five, _fit(5, sizes=LARGE))
 
 
 def test_per_sample_training_ignores_threads():
@@ -115,13 +109,13 @@ def test_batches_too_small_for_threads_train_on_one(monkeypatch, threads_for_any
     one thread, bit for bit, and never starts the threaded kernel; at it, it does."""
     monkeypatch.setattr(fastmlp.network, "THREADS_FROM", threads_for_any_batch)
     calls = []
-    threaded = fastmlp.network.parallel_batch_epochs
+    threaded = fastmlp.network.run_on_threads
 
     def spy(*args):
-        calls.append(args[11])  # (batch_size)
+        calls.append(args[13])  # (batch_size)
         return threaded(*args)
 
-    monkeypatch.setattr(fastmlp.network, "parallel_batch_epochs", spy)
+    monkeypatch.setattr(fastmlp.network, "run_on_threads", spy)
     sizes = [300, 60, 10]  # 18,600 weights
     X, y = make_data(sizes, "softmax", None, n=120, seed=4, zeros=0.85)
     small = -(-threads_for_any_batch // 18600) - 1  # the largest batch under the threshold

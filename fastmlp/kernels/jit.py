@@ -48,12 +48,10 @@ def inline_kernel(func):
     return _cached(njit(**OPTIONS, inline="always")(func))
 
 
-def parallel_kernel(func):
-    """``kernel`` with its ``prange`` loops run on Numba's threads. Compiling one starts the
-    thread pool (OpenMP's where available), so only kernels that Python calls when asked for
-    threads may call it."""
-    return _cached(njit(**OPTIONS, parallel=True, no_cpython_wrapper=True,
-                        no_cfunc_wrapper=True)(func))
+def thread_kernel(func):
+    """``entry_kernel`` that runs without holding Python's lock (the GIL), so that several
+    Python threads run it at once (see ``parallel``)."""
+    return _cached(njit(**OPTIONS, nogil=True)(func))
 
 
 def by_dtype(for_float32, for_float64):

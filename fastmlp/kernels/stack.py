@@ -16,11 +16,12 @@ digits and dense inputs took the same time either way (see benchmarks/HISTORY.md
 of 2026-12-06 15:34).
 
 Only the frame of the kernel that calls ``align_stack`` is realigned. The kernels it calls
-that are compiled apart rather than inlined (``kernel``, not ``inline_kernel``), and the
-threads' parts of ``parallel_batch_epochs``, have frames of their own: at a fixed offset from
+that are compiled apart rather than inlined (``kernel``, not ``inline_kernel``), such as the
+parts of ``parallel.thread_batch_epochs``, have frames of their own: at a fixed offset from
 the realigned one, so their speed no longer varies between processes, but a change in the
 caller's frame could move them; a callee found to spill vectors in a hot loop should call it
-too. (The parallel parts' bodies realigned as well ran no faster.)
+too. (The parts' bodies realigned as well, when they were the bodies of Numba's parallel
+loops, ran no faster.)
 """
 from llvmlite import ir
 from numba import types
