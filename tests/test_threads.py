@@ -72,10 +72,13 @@ def test_the_same_bits_on_one_thread_or_two(monkeypatch, sizes):
 
 
 def test_parts_shared_out_among_fewer_threads(monkeypatch):
-    """Five parts on two threads (three and two parts each) or on five: the same bits."""
+    """Five parts on five threads, on two (three and two parts each) or on one: the same
+    bits."""
+    monkeypatch.setattr(fastmlp.network, "_threads_for", lambda parts: parts)
     on_five = _fit(5, sizes=LARGE)
-    monkeypatch.setattr(fastmlp.network, "_threads_for", lambda parts: 2)
-    assert np.array_equal(on_five, _fit(5, sizes=LARGE))
+    for threads in (2, 1):
+        monkeypatch.setattr(fastmlp.network, "_threads_for", lambda parts: threads)
+        assert np.array_equal(on_five, _fit(5, sizes=LARGE))
 
 
 def test_per_sample_training_ignores_threads():

@@ -5,9 +5,10 @@ has called it (sync: ``SYNC_SIZE`` int64 entries, zeroed, one array for all of t
 last thread to arrive resets the count and moves the generation on; the others spin on the
 generation, a ``pause`` between reads on x86-64, so a hand-over costs the time a cache line
 takes to travel between cores (a thread that has to sleep and wake would cost microseconds).
-Spinning suits one thread per core, which is how ``parallel`` starts them; a thread that has
-spun SPINS times (a core busy with another process, say, has descheduled the one it waits
-for) gives its core up between reads (``sched_yield``, where there is one).
+Spinning suits one thread per core, which is how ``parallel`` starts them. A thread that has
+spun SPINS times (another process's work on the cores, say, has descheduled the one it waits
+for) sleeps until woken (``sleep_while``, ``wake_all``: Linux's futex), so that its core is
+free for the thread it waits for, as OpenMP's threads do.
 
 A thread that cannot go on (its Python wrapper caught an exception) sets ``sync[FAILED]``:
 every thread waiting returns False instead of waiting forever, and so does every later wait.
@@ -25,10 +26,14 @@ from .jit import inline_kernel
 
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 POSIX = os.name == "posix"
-SPINS = 1 << 14  # about a millisecond of pauses
+# Linux's futex system call: its number, where known, and its private wait and wake.
+FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98}.get(
+    platform.machine().lower()) if platform.system() == "Linux" else None
+FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 128, 129
+SPINS = 1 << 12  # pauses (tens of microseconds) before a waiting thread sleeps
 # Entries of sync, each on a cache line of its own (64 bytes = 8 int64).
-ARRIVED, GENERATION, FAILED = 0, 8, 16
-SYNC_SIZE = 24
+ARRIVED, GENERATION, FAILED, SLEEPERS = 0, 8, 16, 24
+SYNC_SIZE = 32
 
 
 def _is_int64_array(a) -> bool:
@@ -96,15 +101,55 @@ def pause(typingctx):
 
 
 @intrinsic
-def yield_core(typingctx):
-    """Let the OS run another thread on this core for a while (POSIX ``sched_yield``; nothing
-    elsewhere)."""
+def sleep_while(typingctx, a, k, value):
+    """Sleep until a[k] (an int64 of a generation count) changes from ``value``, is woken
+    (``wake_all``), or a millisecond has passed: Linux's futex on a[k]'s low 32 bits; a
+    sleep of 50 us on other POSIX systems; nothing elsewhere."""
+    if not (_is_int64_array(a) and isinstance(k, types.Integer)
+            and isinstance(value, types.Integer)):
+        return None
+
     def codegen(context, builder, signature, args):
-        if POSIX:
+        int32, int64 = ir.IntType(32), ir.IntType(64)
+        if FUTEX is not None:
+            word = builder.bitcast(_entry(context, builder, a, args[0], k, args[1]),
+                                   int32.as_pointer())
+            expected = builder.zext(builder.trunc(context.cast(builder, args[2], value,
+                                                               types.int64), int32), int64)
+            timeout = cgutils.alloca_once(builder, ir.LiteralStructType([int64, int64]))
+            builder.store(ir.Constant(timeout.type.pointee, [0, 1_000_000]), timeout)
+            builder.call(_syscall(builder), [int64(FUTEX), word, int64(FUTEX_WAIT_PRIVATE),
+                                             expected, timeout])
+        elif POSIX:
             builder.call(cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield"), [])
+                builder.module, ir.FunctionType(int32, [int32]), "usleep"), [int32(50)])
         return context.get_dummy_value()
-    return types.none(), codegen
+    return types.none(a, k, value), codegen
+
+
+@intrinsic
+def wake_all(typingctx, a, k):
+    """Wake every thread sleeping in ``sleep_while`` on a[k] (Linux; nothing elsewhere, where
+    they wake by themselves)."""
+    if not (_is_int64_array(a) and isinstance(k, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        int32, int64 = ir.IntType(32), ir.IntType(64)
+        if FUTEX is not None:
+            word = builder.bitcast(_entry(context, builder, a, args[0], k, args[1]),
+                                   int32.as_pointer())
+            builder.call(_syscall(builder), [int64(FUTEX), word, int64(FUTEX_WAKE_PRIVATE),
+                                             int64(2 ** 31 - 1)])
+        return context.get_dummy_value()
+    return types.none(a, k), codegen
+
+
+def _syscall(builder):
+    """libc's ``long syscall(long number, ...)``."""
+    int64 = ir.IntType(64)
+    return cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(int64, [int64], var_arg=True), "syscall")
 
 
 @inline_kernel
@@ -117,6 +162,8 @@ def wait_for_all(sync, threads):
     if atomic_add(sync, ARRIVED, 1) == threads - 1:  # the last to arrive lets the others go
         atomic_store(sync, ARRIVED, 0)
         atomic_add(sync, GENERATION, 1)
+        if atomic_load(sync, SLEEPERS) != 0:
+            wake_all(sync, GENERATION)
         return atomic_load(sync, FAILED) == 0
     spins = 0
     while atomic_load(sync, GENERATION) == generation:
@@ -126,5 +173,9 @@ def wait_for_all(sync, threads):
             pause()
             spins += 1
         else:
-            yield_core()
+            # (Counted first: the last thread to arrive moves the generation on, then looks
+            # for sleepers; a sleeper whose generation has moved on returns at once.)
+            atomic_add(sync, SLEEPERS, 1)
+            sleep_while(sync, GENERATION, generation)
+            atomic_add(sync, SLEEPERS, -1)
     return atomic_load(sync, FAILED) == 0

@@ -254,8 +254,9 @@ def thread_epochs(t, threads, sync, shared, params, sizes, w_off, b_off, codes, 
 def run_on_threads(threads: int, shared, *args) -> tuple[int, bool]:
     """Run ``thread_batch_epochs`` on ``threads`` threads at once (this one and threads - 1
     new ones) with the buffers ``shared`` and the rest of its arguments ``args``; returns
-    thread 0's (epochs ended, diverged). If a thread raises, the others stop at their next
-    wait and the exception is raised here."""
+    thread 0's (epochs ended, diverged). If a thread raises (or this one is interrupted), the
+    others stop at their next wait, and the exception is raised here once every thread has
+    ended."""
     sync = np.zeros(STATUS + 1, np.int64)
     errors = []
 
@@ -263,23 +264,36 @@ def run_on_threads(threads: int, shared, *args) -> tuple[int, bool]:
         try:
             thread_batch_epochs(t, threads, sync, shared, *args)
         except BaseException as error:  # (any: the others must not wait forever)
-            errors.append(error)
             sync[FAILED] = 1
+            errors.append(error)
 
-    others = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(1, threads)]
-    started = []
+    workers = []
+    done = False
     try:
-        for thread in others:
-            thread.start()
-            started.append(thread)
-    except BaseException:
-        sync[FAILED] = 1
-        for thread in started:
-            thread.join()
-        raise
-    run(0)
-    for thread in started:
-        thread.join()
+        for t in range(1, threads):
+            workers.append(threading.Thread(target=run, args=(t,), daemon=True))
+            workers[-1].start()
+        run(0)
+        done = True
+    finally:
+        if not done:
+            sync[FAILED] = 1
+        _join(workers)
     if errors:
         raise errors[0]
     return int(shared.outcome[0, 0]), bool(shared.outcome[0, 1])
+
+
+def _join(workers: list[threading.Thread]) -> None:
+    """Wait until every started thread of ``workers`` has ended, even through Ctrl-C (raised
+    after): they may be writing the parameters."""
+    interrupted = None
+    for worker in workers:
+        while worker.ident is not None:  # (started)
+            try:
+                worker.join()
+                break
+            except KeyboardInterrupt as error:
+                interrupted = error
+    if interrupted is not None:
+        raise interrupted
