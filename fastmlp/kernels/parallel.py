@@ -34,14 +34,16 @@ import numpy as np
 from .arrays import add, copy
 from .backward import column_sums, hidden_backward, sparse_sgd_step, sparse_weight_gradient
 from .barrier import FAILED, SYNC_SIZE, wait_for_all
+from .borrow import borrowed
 from .buffers import layers
 from .forward import first_layer_forward, forward_layers
 from .fpmode import flush_subnormals, restore_mode
 from .jit import entry_kernel, inline_kernel, kernel, thread_kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient
+from .prefetch import prefetch_row
 from .stack import align_stack
-from .train import DIVERGED, GOING_ON, end_epoch
+from .train import AHEAD, DIVERGED, GOING_ON, end_epoch
 from .update import SGD, sgd, step
 from .workspace import delta_block, layer_block, workspace_part, workspaces
 
@@ -70,17 +72,20 @@ def flat_block(buffer, rows, cols):
 
 
 @kernel
-def first_layer_part(c, X, batch, W, b, shared):
-    """Phase 1, part c: Z_parts[c] <- the batch's inputs ``X[batch]`` in W_0's rows of part c
-    (copied into inputs[c]) times those rows, plus b in part 0 only; sparse[c] <- whether
-    they were taken as sparse (their nonzero positions then in workspace c's lists, for
-    ``finish_part``)."""
+def first_layer_part(c, X, order, start, stop, rows, W, b, shared):
+    """Phase 1, part c: Z_parts[c] <- the batch's inputs ``X[order[start:start + rows]]`` in
+    W_0's rows of part c (copied into inputs[c]) times those rows, plus b in part 0 only;
+    sparse[c] <- whether they were taken as sparse (their nonzero positions then in workspace
+    c's lists, for ``finish_part``). As it copies a row, it prefetches the part's columns of
+    the row AHEAD samples on in the epoch (up to ``stop``), as ``train.epoch_batches`` does."""
     parts = shared.inputs.shape[0]
-    rows = batch.shape[0]
     first, last = part_rows(c, W.shape[0], parts)
     A = flat_block(shared.inputs[c], rows, last - first)
+    X = borrowed(X)  # (a row's view costs no atomic operations: see ``borrow``)
     for s in range(rows):
-        copy(X[batch[s], first:last], A[s])
+        if start + s + AHEAD < stop:
+            prefetch_row(X[order[start + s + AHEAD], first:last])
+        copy(X[order[start + s], first:last], A[s])
     ws = workspace_part(shared.stacked, c)
     shared.sparse[c] = first_layer_forward(A, W[first:last],
                                            b if c == 0 else shared.zero_bias,
@@ -216,7 +221,8 @@ def thread_epochs(t, threads, sync, shared, params, sizes, w_off, b_off, codes, 
             batch = orders[e, start:min(start + batch_size, stop)]
             rows = batch.shape[0]
             for c in range(t, parts, threads):
-                first_layer_part(c, X, batch, net.W[0], net.b[0], shared)
+                first_layer_part(c, X, orders[e], start, stop, rows, net.W[0], net.b[0],
+                                 shared)
             if not wait_for_all(sync, threads):
                 return -1, False
             for p in range(t, parts, threads):
