@@ -52,11 +52,11 @@ from .workspace import delta_block, layer_block, workspace_part, workspaces
 # dense W_0 gradients (scratch), the batch's first-layer deltas (D0), a zero bias for parts
 # after the first, whether each part's inputs were sparse, the parts' gradients (grads) and
 # losses, and each thread's outcome: (epochs ended, diverged).
-# sync (see ``barrier``) holds, after the barrier's entries, how thread 0 ended an epoch.
-STATUS = SYNC_SIZE
-
 Shared = namedtuple("Shared", ["stacked", "inputs", "Z_parts", "scratch", "D0", "zero_bias",
                                "sparse", "grads", "losses", "outcome"])
+
+# sync (see ``barrier``) holds, after the barrier's entries, how thread 0 ended an epoch.
+STATUS = SYNC_SIZE
 
 
 @kernel
