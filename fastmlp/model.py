@@ -112,7 +112,7 @@ class BaseNetwork:
             split), never on scheduling:
             the same ``threads`` gives the same bits on any machine. Per-sample steps are
             sequential and ignore it, and so do batches too small to gain from threads (batch
-            rows times weights under about a million: ``network.THREADS_FROM``), which train
+            rows times weights under 750,000: ``network.THREADS_FROM``), which train
             as on one thread. The threads are started per kernel call, one per part up to
             one per usable core (see the README).
         Ctrl-C stops training after the kernel call under way (kernel calls take a fraction of

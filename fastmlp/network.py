@@ -22,11 +22,13 @@ FOLD_EVERY = 1024
 
 # fit(threads=k) splits a batch only if it holds this many nominal multiply-adds (rows times
 # weights) or more: below it, the three hand-overs between the cores per batch cost more than
-# the split saves. Two threads against one, side by side on this project's 2-core machine:
-# 0.87M (MNIST 784-128-64-10 at batch 8) 0.69x, 0.81M 0.81-1.08x, 1.6-1.75M 0.98-1.17x
-# (sparse MNIST inputs do less than the nominal work), 3.3-3.5M 1.27-1.34x; bike and digits
-# at batch 8 to 128 (9K-0.3M) 0.22-0.9x.
-THREADS_FROM = 1 << 20
+# the split saves. Two threads against one, side by side on this project's 2-core machine
+# (min of three epochs each, three processes): MNIST 784-128-64-10 at batch 4 (0.44M)
+# 0.90-0.94x, batch 5 (0.55M) 0.95-0.98x, batch 6 (0.66M) 1.00-1.01x, batch 8 (0.87M)
+# 1.11-1.14x, batch 16 (1.75M) 1.31x. (With Numba's parallel kernels, whose hand-overs cost
+# more, the threshold was 2^20: batch 8 had run 0.69-1.01x, batch 16 0.71-1.26x.) Bike and
+# digits at batch 8 to 128 (9K-0.3M) had run 0.22-0.9x.
+THREADS_FROM = 750_000
 
 
 @contextlib.contextmanager
