@@ -59,8 +59,8 @@ def _one_blas_thread():
 
 def _threads_for(parts: int) -> int:
     """How many threads compute a batch's ``parts``: one per part, up to one per core this
-    process may use (they wait for each other by spinning, see ``kernels/barrier.py``; a
-    thread then takes several parts, with the same results)."""
+    process may use (they wait for each other spinning first, see ``kernels/barrier.py``;
+    a thread then takes several parts, with the same results)."""
     return max(1, min(parts, usable_cores()))
 
 

@@ -8,7 +8,8 @@ FTZ a result below the normal range is 0, with DAZ such an operand counts as 0: 
 never see one, and what they compute changes only below ~1e-38.
 
 The mode belongs to a thread: ``Network`` sets it around its kernel calls and puts the
-caller's back afterwards; a parallel loop's body sets and restores it on its own thread.
+caller's back afterwards; each thread of a threaded call (``parallel``) sets and restores
+it on its own.
 Elsewhere than on x86-64 these change nothing.
 """
 import platform
