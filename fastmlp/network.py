@@ -118,7 +118,7 @@ class Network(BaseNetwork):
             if self._threaded(batch_size, threads):
                 on = _threads_for(threads)
                 shared = shared_buffers(self._params, self.layout.sizes,
-                                        min(batch_size, X.shape[0]), threads, on)
+                                        min(batch_size, X.shape[0]), threads)
                 before = self._params.copy(), self._state.copy()
                 try:
                     result = run_on_threads(

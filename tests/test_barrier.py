@@ -17,11 +17,15 @@ from conftest import make_data
 
 
 @njit(nogil=True)
-def rounds(t, threads, sync, seen, n):
+def rounds(t, threads, sync, seen, n, delay=0):
     """Each round, thread t writes its own entry, waits for all, then counts the entries of
-    that round the others had not written yet; returns that count, or -1 if a wait failed."""
+    that round the others had not written yet; returns that count, or -1 if a wait failed.
+    The last thread comes ``delay`` pauses late to every round."""
     missing = 0
     for r in range(n):
+        if t == threads - 1:
+            for _ in range(delay):
+                pause()
         seen[t, r] = r + 1
         if not wait_for_all(sync, threads):
             return -1
@@ -58,22 +62,6 @@ def test_no_thread_passes_a_wait_before_every_thread_has_reached_it(threads):
     assert np.all(seen == np.arange(1, n + 1))
 
 
-@njit(nogil=True)
-def late_rounds(t, threads, sync, seen, n, delay):
-    """``rounds``, with the last thread ``delay`` pauses late at every wait."""
-    missing = 0
-    for r in range(n):
-        if t == threads - 1:
-            for _ in range(delay):
-                pause()
-        seen[t, r] = r + 1
-        if not wait_for_all(sync, threads):
-            return -1
-        for u in range(threads):
-            missing += seen[u, r] != r + 1
-    return missing
-
-
 def test_threads_that_sleep_in_a_wait_are_woken():
     """One thread arrives late at every wait: the other has spun SPINS times by then and
     gone to sleep, and wakes when it comes."""
@@ -81,7 +69,7 @@ def test_threads_that_sleep_in_a_wait_are_woken():
     sync = np.zeros(SYNC_SIZE, np.int64)
     seen = np.zeros((2, n), np.int64)
     try:
-        assert _on_threads(2, late_rounds, 2, sync, seen, n, 4 * SPINS) == [0, 0]
+        assert _on_threads(2, rounds, 2, sync, seen, n, 4 * SPINS) == [0, 0]
     finally:
         sync[FAILED] = 1
     assert np.all(seen == np.arange(1, n + 1))

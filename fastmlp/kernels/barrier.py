@@ -22,9 +22,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
+from .fpmode import X86_64
 from .jit import inline_kernel
 
-X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 POSIX = os.name == "posix"
 # Linux's futex system call: its number, where known, and its private wait and wake.
 FUTEX = {"x86_64": 202, "amd64": 202, "aarch64": 98}.get(
@@ -112,14 +112,12 @@ def sleep_while(typingctx, a, k, value):
     def codegen(context, builder, signature, args):
         int32, int64 = ir.IntType(32), ir.IntType(64)
         if FUTEX is not None:
-            word = builder.bitcast(_entry(context, builder, a, args[0], k, args[1]),
-                                   int32.as_pointer())
             expected = builder.zext(builder.trunc(context.cast(builder, args[2], value,
                                                                types.int64), int32), int64)
             timeout = cgutils.alloca_once(builder, ir.LiteralStructType([int64, int64]))
             builder.store(ir.Constant(timeout.type.pointee, [0, 1_000_000]), timeout)
-            builder.call(_syscall(builder), [int64(FUTEX), word, int64(FUTEX_WAIT_PRIVATE),
-                                             expected, timeout])
+            _futex(context, builder, a, args[0], k, args[1], FUTEX_WAIT_PRIVATE, expected,
+                   timeout)
         elif POSIX:
             builder.call(cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(int32, [int32]), "usleep"), [int32(50)])
@@ -135,21 +133,22 @@ def wake_all(typingctx, a, k):
         return None
 
     def codegen(context, builder, signature, args):
-        int32, int64 = ir.IntType(32), ir.IntType(64)
         if FUTEX is not None:
-            word = builder.bitcast(_entry(context, builder, a, args[0], k, args[1]),
-                                   int32.as_pointer())
-            builder.call(_syscall(builder), [int64(FUTEX), word, int64(FUTEX_WAKE_PRIVATE),
-                                             int64(2 ** 31 - 1)])
+            _futex(context, builder, a, args[0], k, args[1], FUTEX_WAKE_PRIVATE,
+                   ir.IntType(64)(2 ** 31 - 1))
         return context.get_dummy_value()
     return types.none(a, k), codegen
 
 
-def _syscall(builder):
-    """libc's ``long syscall(long number, ...)``."""
+def _futex(context, builder, a_ty, a_val, k_ty, k_val, operation, *rest):
+    """Linux's futex call ``operation`` on the low 32 bits of a[k], with the arguments
+    ``rest`` after it (through libc's ``long syscall(long number, ...)``)."""
     int64 = ir.IntType(64)
-    return cgutils.get_or_insert_function(
+    syscall = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(int64, [int64], var_arg=True), "syscall")
+    word = builder.bitcast(_entry(context, builder, a_ty, a_val, k_ty, k_val),
+                           ir.IntType(32).as_pointer())
+    builder.call(syscall, [int64(FUTEX), word, int64(operation), *rest])
 
 
 @inline_kernel

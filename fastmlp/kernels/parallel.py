@@ -51,7 +51,7 @@ from .workspace import delta_block, layer_block, workspace_part, workspaces
 # W_0's rows (inputs), their shares of the first layer's pre-activations (Z_parts), their
 # dense W_0 gradients (scratch), the batch's first-layer deltas (D0), a zero bias for parts
 # after the first, whether each part's inputs were sparse, the parts' gradients (grads) and
-# losses, and each thread's outcome: (epochs ended, diverged).
+# losses, and thread 0's outcome: (epochs ended, diverged).
 Shared = namedtuple("Shared", ["stacked", "inputs", "Z_parts", "scratch", "D0", "zero_bias",
                                "sparse", "grads", "losses", "outcome"])
 
@@ -172,9 +172,9 @@ def finish_part(c, params, n_w0, W, dW, lr, step_now, rows, shared):
 
 
 @entry_kernel
-def shared_buffers(params, sizes, capacity, parts, threads):
+def shared_buffers(params, sizes, capacity, parts):
     """The buffers the threads of a call share (``Shared``), for batches of up to
-    ``capacity`` rows in ``parts`` parts, on ``threads`` threads."""
+    ``capacity`` rows in ``parts`` parts."""
     n_in, n_out0 = sizes[0], sizes[1]
     w0_part = (n_in + parts - 1) // parts
     return Shared(workspaces(params, sizes, capacity, parts),
@@ -184,7 +184,7 @@ def shared_buffers(params, sizes, capacity, parts, threads):
                   np.empty((capacity, n_out0), params.dtype),
                   np.zeros(n_out0, params.dtype), np.zeros(parts, np.bool_),
                   np.empty((parts, params.shape[0]), params.dtype), np.empty(parts),
-                  np.zeros((threads, 2), np.int64))
+                  np.zeros(2, np.int64))
 
 
 @thread_kernel
@@ -192,8 +192,9 @@ def thread_batch_epochs(t, threads, sync, shared, params, sizes, w_off, b_off, c
                         X, T, orders, begin, end, batch_size, lrs, l1, l2, optimizer, hyper,
                         state, steps, losses, last_good, last_state):
     """Thread t of ``threads``' share of ``train.batch_epochs`` with each batch computed in
-    ``parts`` parts (see above; parts: shared's first axis); outcome[t] <- (epochs ended,
-    whether training diverged), or (-1, 0) if another thread failed (see ``barrier``). With
+    ``parts`` parts (see above; parts: shared's first axis); thread 0 sets outcome to
+    (epochs ended, whether training diverged), or (-1, 0) if another thread failed (see
+    ``barrier``). With
     subnormals flushed on this thread (see ``fpmode``), its mode restored at the end."""
     align_stack()  # (its spilled vectors on whole cache lines: see ``stack``)
     caller = flush_subnormals()
@@ -201,7 +202,8 @@ def thread_batch_epochs(t, threads, sync, shared, params, sizes, w_off, b_off, c
                                     codes, loss_code, X, T, orders, begin, end, batch_size, lrs,
                                     l1, l2, optimizer, hyper, state, steps, losses, last_good,
                                     last_state)
-    shared.outcome[t, 0], shared.outcome[t, 1] = ended, diverged
+    if t == 0:
+        shared.outcome[0], shared.outcome[1] = ended, diverged
     restore_mode(caller)
 
 
@@ -291,7 +293,7 @@ def run_on_threads(threads: int, shared, *args) -> tuple[int, bool]:
         _join(workers)
     if errors:
         raise errors[0]
-    return int(shared.outcome[0, 0]), bool(shared.outcome[0, 1])
+    return int(shared.outcome[0]), bool(shared.outcome[1])
 
 
 def _join(workers: list[threading.Thread]) -> None:
