@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fastmlp import DivergenceError, Network, training
-from fastmlp.checks import as_features
+from fastmlp.checks import as_features, as_targets
 
 from conftest import make_data
 
@@ -113,6 +113,16 @@ def test_X_of_another_kind_trains_as_its_float32_values(source):
         net.fit(data, y, epochs=2, batch_size=4)
     assert np.array_equal(nets[0].params, nets[1].params)
     assert np.array_equal(nets[0].predict_proba(X), nets[1].predict_proba(X32))
+
+
+@pytest.mark.parametrize("kind", [np.int64, np.int32, np.uint8, np.uint64, np.float32, list])
+def test_labels_of_any_integer_kind_are_one_hot_targets(kind):
+    # (uint64 labels plus int64 offsets would be float64 indices in NumPy.)
+    y = np.array([2, 0, 1, 1, 2, 0, 0])
+    labels = y.tolist() if kind is list else y.astype(kind)
+    T = as_targets(labels, len(y), Network(SIZES).config)
+    assert T.dtype == np.float32 and T.flags.c_contiguous
+    assert np.array_equal(T, np.eye(3, dtype=np.float32)[y])
 
 
 def test_float64_X_converts_as_numpy_does_at_float32s_edges():
