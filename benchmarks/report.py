@@ -220,7 +220,9 @@ def render(run: dict[str, Any]) -> str:
     out += [f"- data: {s}" for s in sources]
     out += [f"- run: {run.get('datetime', '?')}", "",
             "Seconds per epoch are medians over the timed rounds (min–max in the detail "
-            "tables), after a warm-up fit, so JIT compilation is excluded. Contenders timed "
+            "tables), after a warm-up fit and one untimed round, so JIT compilation and cold "
+            "caches are excluded; Python's collector is off while a contender is timed, as "
+            "in `timeit`. Contenders timed "
             "on a fixed subset of an epoch (\"samples timed: k of n\") have their times scaled "
             "by n/k to a full epoch; samples/s is unscaled. A workload timed over several "
             "epochs per call (XOR: each contender trains them as its users would, fastmlp in "
