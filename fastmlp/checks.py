@@ -82,19 +82,7 @@ def as_features(X, config: Config, name: str = "X") -> np.ndarray:
         if not copy_finite(arr.reshape(-1), out.reshape(-1)):
             _look_for_non_finite(out, name, arr)
         return out
-    source = arr
-    if arr.dtype == config.dtype:
-        arr = np.ascontiguousarray(arr)
-    else:
-        with np.errstate(over="ignore"):  # (a value too large for the dtype: reported below)
-            arr = np.ascontiguousarray(arr, dtype=config.dtype)
-    if not arr.flags.writeable:
-        # A read-only array would make Numba compile every kernel again for it; kernels never
-        # write X, but a copy is cheaper than a second compilation.
-        arr = arr.copy()
-    if source.dtype.kind == "f":  # (integers and booleans are finite in either dtype)
-        _check_finite(arr, name, source=source, kernel=True)
-    return arr
+    return _as_dtype(arr, config.dtype, name)
 
 
 def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
@@ -115,26 +103,25 @@ def as_targets(y, n: int, config: Config, name: str = "y") -> np.ndarray:
         if arr.shape[1] != n_out:
             raise ValueError(f"{name} has {arr.shape[1]} columns but the network has {n_out} "
                              f"outputs")
-        return _narrowed(arr, config.dtype, name)
+        return _as_dtype(arr, config.dtype, name)
     if n_out == 1 and config.output != "softmax":
         if config.output == "sigmoid":
-            _check_finite(arr, name)
             _check_labels(arr, 2, name)
-        return _narrowed(arr, config.dtype, name).reshape(n, 1)
+        return _as_dtype(arr, config.dtype, name).reshape(n, 1)
     if not config.is_classifier:
         raise ValueError(f"{name} is 1-D but the network has {n_out} identity outputs; "
                          f"expected targets of shape ({n}, {n_out})")
-    _check_finite(arr, name)
     labels = _check_labels(arr, n_out, name)
     T = np.zeros((n, n_out), config.dtype)
     T.reshape(-1)[np.arange(0, n * n_out, n_out) + labels] = 1  # (a 2-D index costs 1.4x)
     return T
 
 
-def _narrowed(arr: np.ndarray, dtype, name: str) -> np.ndarray:
-    """arr as a writable C-contiguous array of dtype (a read-only one is copied, as
-    ``as_features`` copies X), checked to be finite once converted: a NaN or infinity in arr,
-    or a value too large for dtype, raises a ValueError that says which."""
+def _as_dtype(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """arr as a writable C-contiguous array of dtype (copied only if needed), checked to be
+    finite once converted: a NaN or infinity in arr, or a value too large for dtype, raises a
+    ValueError that says which. (A read-only array would make Numba compile every kernel
+    again for it; kernels never write X, but a copy is cheaper than a second compilation.)"""
     if arr.dtype == dtype:
         out = np.ascontiguousarray(arr)
     else:
@@ -142,13 +129,14 @@ def _narrowed(arr: np.ndarray, dtype, name: str) -> np.ndarray:
             out = np.ascontiguousarray(arr, dtype=dtype)
     if not out.flags.writeable:
         out = out.copy()
-    if arr.dtype.kind == "f":
+    if arr.dtype.kind == "f":  # (integers and booleans are finite in either dtype)
         _check_finite(out, name, source=arr, kernel=True)
     return out
 
 
 def _check_labels(arr: np.ndarray, n_classes: int, name: str) -> np.ndarray:
-    """arr's labels, checked to be integers in 0..n_classes - 1, as integers."""
+    """arr's labels, checked to be finite integers in 0..n_classes - 1, as integers."""
+    _check_finite(arr, name)
     if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
         raise ValueError(f"{name} holds non-integer labels; expected class labels "
                          f"0..{n_classes - 1} (or 2-D targets)")
