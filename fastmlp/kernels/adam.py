@@ -18,9 +18,8 @@ from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_sample
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
-from .prefetch import prefetch_sample
 from .stack import align_stack
-from .train import AHEAD_SAMPLE, GOING_ON, DIVERGED, end_epoch
+from .train import GOING_ON, DIVERGED, end_epoch, prefetch_ahead
 from .update import adam_factors, adam_step, adam_update
 from .workspace import borrowed_workspace, layer_row, workspace
 
@@ -86,8 +85,7 @@ def adam_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orde
         total = losses[e] if e == 0 else 0.0
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
-            if position + AHEAD_SAMPLE < stop:
-                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+            prefetch_ahead(X, T, orders, e, position, stop)
             z, _ = forward_sample(net, codes, X[i], ws, one, 0)
             total += output_loss(codes[n_layers - 1], loss_code, z, T[i], ws.d_a[:n_out], one)
             steps[0] += 1

@@ -26,9 +26,8 @@ from .buffers import borrowed_flat, layer_bias, layer_weight
 from .forward import forward_hidden, nonzeros
 from .jit import entry_kernel, inline_kernel
 from .loss import output_loss
-from .prefetch import prefetch_sample
 from .stack import align_stack
-from .train import AHEAD_SAMPLE, DIVERGED, GOING_ON, end_epoch
+from .train import DIVERGED, GOING_ON, end_epoch, prefetch_ahead
 from .update import momentum_step, momentum_update
 from .vectors import narrow_rows_sum, steps_with_tails, sums_in_vectors, \
     whole_vector_rows_step
@@ -160,8 +159,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
         sigma = 1.0
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
-            if position + AHEAD_SAMPLE < stop:
-                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+            prefetch_ahead(X, T, orders, e, position, stop)
             x = X[i]
             k0 = nonzeros(x, ws.input_index)
             lagged_forward_row(x, ws.input_index, k0, U, S, params.dtype.type(c * sigma),

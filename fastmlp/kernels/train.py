@@ -12,7 +12,7 @@ from .gradient import batch_gradient, dataset_gradient
 from .jit import entry_kernel, inline_kernel, kernel
 from .loss import output_loss
 from .penalty import add_penalty_gradient, penalty
-from .prefetch import prefetch_row_to_l2, prefetch_sample
+from .prefetch import EVERY_LINE_UP_TO, prefetch_row_to_l2, prefetch_sample
 from .stack import align_stack
 from .update import MOMENTUM, NESTEROV, SGD, momentum_step, sgd, step
 from .vectors import takes_pending_rows
@@ -32,8 +32,26 @@ AHEAD_SAMPLE = 3
 # On Zen 4, MNIST batch 128 1.03x (paired epochs in six processes, X copied afresh every
 # round: 1.02-1.035x in five, 0.98x in one). Per sample (16 ahead) it gained only when memory
 # answered slowly (1.0-1.09x) and lost when it answered fast (0.97-1.0x; the suite's runs
-# 0.21-0.215 s against 0.194-0.199 s; see HISTORY): not there.
+# 0.21-0.215 s against 0.194-0.199 s; see HISTORY); at 6 ahead it gained (``prefetch_ahead``).
 FAR_AHEAD = 32
+# Per sample, every line of rows longer than ``prefetch.EVERY_LINE_UP_TO`` this many positions
+# later into L2: the scan of a row for its nonzeros then waits for L2, not DRAM. On Zen 4,
+# MNIST per sample 1.03x (the suite's fastmlp row, four alternating runs each: 0.187-0.196 s
+# against 0.196-0.212 s; an epoch in visiting order, X pre-shuffled, 1.05x: what any
+# prefetch could win).
+FAR_AHEAD_SAMPLE = 6
+
+
+@inline_kernel
+def prefetch_ahead(X, T, orders, e, position, stop):
+    """Per sample, at ``position`` of epoch e's order (up to ``stop``): the sample
+    AHEAD_SAMPLE positions on (``prefetch_sample``), and, if X's rows are longer than
+    ``prefetch.EVERY_LINE_UP_TO`` (so that only their first and last lines are), every line
+    of the input row FAR_AHEAD_SAMPLE positions on, into L2."""
+    if position + AHEAD_SAMPLE < stop:
+        prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+    if position + FAR_AHEAD_SAMPLE < stop and X.shape[1] * X.itemsize > EVERY_LINE_UP_TO:
+        prefetch_row_to_l2(X, orders[e, position + FAR_AHEAD_SAMPLE])
 
 
 @inline_kernel
@@ -176,8 +194,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
         defer = takes_pending_rows(W0) and l1 == 0 and (l2 == 0 or lazy)
         for position in range(begin if e == 0 else 0, stop):
             i = orders[e, position]
-            if position + AHEAD_SAMPLE < stop:
-                prefetch_sample(X, T, orders[e, position + AHEAD_SAMPLE])
+            prefetch_ahead(X, T, orders, e, position, stop)
             x, scale0 = X[i], params.dtype.type(scale)
             first, k0 = 0, 0  # (the first layer forward_sample and backward_sgd take)
             if defer:
