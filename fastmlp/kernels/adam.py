@@ -77,7 +77,7 @@ def adam_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, orde
     net = borrowed_flat(params, sizes, w_off, b_off)
     mom = borrowed_flat(state[0], sizes, w_off, b_off)
     vel = borrowed_flat(state[1], sizes, w_off, b_off)
-    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
+    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     for e in range(k):
         ws = borrowed_workspace(owner)  # (owner, used on every pass, outlives ws)

@@ -145,7 +145,7 @@ def momentum_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, 
     net = borrowed_flat(params, sizes, w_off, b_off)
     vel = borrowed_flat(state[0], sizes, w_off, b_off)
     U, S, b0 = layer_weight(net, 0), layer_weight(vel, 0), layer_bias(net, 0)
-    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
+    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     m = float(mu)
     for e in range(k):

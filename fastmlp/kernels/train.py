@@ -177,7 +177,7 @@ def sgd_sample_epochs(params, sizes, w_off, b_off, codes, loss_code, X, T, order
     # The per-sample loop takes borrowed views only (see ``borrow``).
     net = borrowed_flat(params, sizes, w_off, b_off)
     W0, b0 = layer_weight(net, 0), layer_bias(net, 0)
-    X, T, codes = borrowed(X), borrowed(T), borrowed(codes)
+    X, T, codes, orders = borrowed(X), borrowed(T), borrowed(codes), borrowed(orders)
     owner = workspace(params, sizes, np.int64(1))  # (a literal 1: one more compilation)
     pending_owner = pending_steps(W0)
     scale = 1.0  # float64: it multiplies up tens of thousands of decays
