@@ -8,7 +8,8 @@ prefetch of the row's start a few samples ahead (see ``prefetch_row`` and ``trai
 lets more of those loads find it in cache: MNIST 1.07x per sample, 1.04-1.05x in batches,
 though the copy of a batch's rows still took about a tenth of a batch-128 epoch, mostly
 waiting for DRAM. In batches, every line of the input row further ahead
-(``train.FAR_AHEAD``), into L2 only, brings the rest of it: on Zen 4, MNIST batch 128 1.03x.
+(``train.FAR_AHEAD``), into L2 only, brings the rest of it: on Zen 4, MNIST batch 128 1.03x;
+and per sample, for rows over EVERY_LINE_UP_TO (``train.FAR_AHEAD_SAMPLE``): MNIST 1.03x.
 A prefetch changes no value and never faults, so results are the same bits.
 """
 from llvmlite import ir

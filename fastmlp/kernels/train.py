@@ -36,9 +36,10 @@ AHEAD_SAMPLE = 3
 FAR_AHEAD = 32
 # Per sample, every line of rows longer than ``prefetch.EVERY_LINE_UP_TO`` this many positions
 # later into L2: the scan of a row for its nonzeros then waits for L2, not DRAM. On Zen 4,
-# MNIST per sample 1.03x (the suite's fastmlp row, four alternating runs each: 0.187-0.196 s
-# against 0.196-0.212 s; an epoch in visiting order, X pre-shuffled, 1.05x: what any
-# prefetch could win).
+# MNIST per sample 1.03x (the suite's fastmlp row, seven alternating runs each in a quiet
+# hour: 0.186-0.196 s against 0.195-0.212 s), float64 1.05x; an epoch in visiting order, X
+# shuffled beforehand, 1.05x: what any prefetch could win. (8 ahead, or every second line:
+# between 6 and none.)
 FAR_AHEAD_SAMPLE = 6
 
 
