@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fastmlp.training
-from fastmlp import Network, reference
-from fastmlp.training import DivergenceError
+from fastmlp import DivergenceError, Network, reference
 from fastmlp.kernels.backward import FOUR_ROWS_FROM
 from fastmlp.kernels.deferred import RING
 
