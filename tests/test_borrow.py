@@ -99,15 +99,19 @@ def test_training_counts_no_references_per_sample(tmp_path):
            "PYTHONPATH": package_parent}
     # Two processes at once, as each compiles its kernels (with NUMBA_DEBUG_NRT, which
     # changes the machine code, into a cache of their own): per sample, and minibatches.
-    runs = [subprocess.Popen([sys.executable, "-c", COUNT_REFERENCES, part], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             cwd=tmp_path) for part in ("per-sample", "batches")]
+    # Their output goes to files: the runtime's prints would fill a pipe read one at a time.
+    parts = ("per-sample", "batches")
+    runs = []
+    for part in parts:
+        with open(tmp_path / f"{part}.out", "w") as out, \
+                open(tmp_path / f"{part}.err", "w") as err:
+            runs.append(subprocess.Popen([sys.executable, "-c", COUNT_REFERENCES, part],
+                                         env=env, stdout=out, stderr=err, cwd=tmp_path))
     counts = {}
-    for run in runs:
-        out, err = run.communicate()
-        assert run.returncode == 0, err[-3000:]
+    for part, run in zip(parts, runs):
+        assert run.wait() == 0, (tmp_path / f"{part}.err").read_text()[-3000:]
         section = None
-        for line in out.splitlines():
+        for line in (tmp_path / f"{part}.out").read_text().splitlines():
             if line.startswith("=== "):
                 section = line[4:]
             elif section and "NRT_Incref" in line:
