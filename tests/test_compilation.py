@@ -1,12 +1,7 @@
 """Kernels compile once per dtype, not per network shape, batch size, learning rate or thread
-count."""
+count. (That a new process compiles each kernel once: ``test_compiling``.)"""
 import importlib
-import json
-import os
 import pkgutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 from numba.core import types
@@ -71,45 +66,3 @@ def test_no_kernel_compiles_twice_for_a_constant_argument():
     for kernel in kernels():
         signatures = [tuple(types.unliteral(arg) for arg in sig) for sig in kernel.signatures]
         assert len(signatures) == len(set(signatures)), (kernel, kernel.signatures)
-
-
-# A new process, with an empty cache, that compiles every float32 kernel, listing each kernel
-# that compiles more than once (by dispatcher: overloads share names).
-FRESH = """
-import collections, json, sys
-from numba.core import event
-compiled = collections.Counter()
-names = {}
-
-
-class Listener(event.Listener):
-    def on_start(self, e):
-        d = e.data["dispatcher"]
-        compiled[id(d)] += 1
-        names[id(d)] = f"{d.py_func.__module__}.{d.py_func.__qualname__}"
-
-    def on_end(self, e):
-        pass
-
-
-event.register("numba:compile", Listener())
-from fastmlp.compiling import compile_group
-for group in ("per-sample", "momentum", "adam", "minibatch", "evaluation", "threads"):
-    compile_group(group, "float32")
-print(json.dumps({names[k]: n for k, n in compiled.items()
-                  if names[k].startswith("fastmlp.") and n > 1}))
-"""
-
-
-def test_every_kernel_compiles_once_in_one_process(tmp_path):
-    """Each kernel that training, the gradient and prediction compile (the kernels called
-    from the two call sites of the inlined ``batch_gradient`` among them) compiles for one set
-    of argument types only: a second specialization costs compilation and goes unnoticed
-    otherwise (``rescale`` had one for a float32 factor, ``part_rows`` and
-    ``workspace_part`` one for a uint64 loop index). Other tests run with a warm cache,
-    in which a kernel that only other kernels call never compiles."""
-    package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": package_parent}
-    done = subprocess.run([sys.executable, "-c", FRESH], env=env, check=True,
-                          capture_output=True, text=True)
-    assert json.loads(done.stdout.splitlines()[-1]) == {}
