@@ -77,11 +77,16 @@ for sizes, activation in (([9, 4], "relu"), ([9, 17, 4], "tanh"), ([9, 40, 8, 4]
 """ + CANARY
 
 
-def compiled_by_a_new_process(cache: Path, dtype: str) -> list[str]:
+def with_cache(cache: Path) -> dict[str, str]:
+    """The environment of a new process that imports this fastmlp and keeps Numba's cache in
+    ``cache``."""
     package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": package_parent}
-    done = subprocess.run([sys.executable, "-c", USE_EVERYTHING, dtype], env=env, check=True,
-                          capture_output=True, text=True)
+    return {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": package_parent}
+
+
+def compiled_by_a_new_process(cache: Path, dtype: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", USE_EVERYTHING, dtype], env=with_cache(cache),
+                          check=True, capture_output=True, text=True)
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -121,12 +126,11 @@ def test_after_precompile_nothing_compiles(tmp_path, monkeypatch, capsys):
     float32 factor, ``part_rows`` and ``workspace_part`` one for a uint64 loop index). Other
     tests run with a warm cache, in which a kernel that only other kernels call never
     compiles. (Both compile everything: side by side, they take the time of one and a half.)"""
-    package_parent = str(Path(fastmlp.__file__).resolve().parent.parent)
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "alone"), "PYTHONPATH": package_parent}
     # (Its output to files: a pipe read only at the end could fill and stall it.)
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
-        alone = subprocess.Popen([sys.executable, "-c", ONE_PROCESS], env=env, stdout=out,
-                                 stderr=err, stdin=subprocess.DEVNULL)
+        alone = subprocess.Popen([sys.executable, "-c", ONE_PROCESS],
+                                 env=with_cache(tmp_path / "alone"), stdout=out, stderr=err,
+                                 stdin=subprocess.DEVNULL)
     try:
         cache = tmp_path / "cache"
         monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))  # (for the processes it starts)
