@@ -110,8 +110,8 @@ class Listener(event.Listener):
 
 
 event.register("numba:compile", Listener())
-from fastmlp.compiling import compile_group
-for group in ("per-sample", "momentum", "adam", "minibatch", "evaluation", "threads"):
+from fastmlp.compiling import GROUPS, compile_group
+for group in GROUPS:
     compile_group(group, "float32")
 print(json.dumps({names[k]: n for k, n in compiled.items()
                   if names[k].startswith("fastmlp.") and n > 1}))
